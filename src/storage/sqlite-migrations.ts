@@ -1,0 +1,45 @@
+/**
+ * SQLite schema, as forward-only numbered migrations. Never edit one that has shipped: add the
+ * next number. Times are epoch milliseconds (INTEGER).
+ */
+export const SQLITE_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
+  {
+    id: '001_users',
+    sql: `CREATE TABLE users (
+      id TEXT PRIMARY KEY,
+      email TEXT NOT NULL,
+      email_key TEXT NOT NULL UNIQUE,
+      name TEXT NOT NULL,
+      role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+      password_hash TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      not_before INTEGER
+    ) STRICT;`,
+  },
+  {
+    id: '002_audit_events',
+    sql: `CREATE TABLE audit_events (
+      id TEXT PRIMARY KEY,
+      type TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      actor TEXT,
+      ip TEXT,
+      request_id TEXT,
+      outcome TEXT NOT NULL,
+      detail TEXT NOT NULL,
+      count INTEGER NOT NULL DEFAULT 1
+    ) STRICT;
+    CREATE INDEX audit_events_at ON audit_events (at DESC, id DESC);
+    CREATE INDEX audit_events_type_at ON audit_events (type, at DESC);`,
+  },
+  {
+    id: '003_ttl_entries',
+    sql: `CREATE TABLE ttl_entries (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL,
+      expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX ttl_entries_expires ON ttl_entries (expires_at);`,
+  },
+];

@@ -1,0 +1,30 @@
+import { spawnSync } from 'node:child_process';
+
+/** Each server binary the suite runs, and the Debian package that ships it. */
+const NEEDED: Array<{ binary: string; pkg: string }> = [{ binary: 'redis-server', pkg: 'redis-server' }];
+
+function onPath(binary: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Installs the Debian packages whose servers the tests start, when missing. As root it runs
+ * apt-get; otherwise it stops with the exact command to run. A test never skips for lack of
+ * its server.
+ */
+export function ensureSystemPackages(): void {
+  const missing = NEEDED.filter((n) => !onPath(n.binary)).map((n) => n.pkg);
+  if (missing.length === 0) return;
+  const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    console.error(`The test suite needs ${missing.join(', ')}. Install with:\n  sudo ${command}`);
+    process.exit(1);
+  }
+  console.error(`installing ${missing.join(', ')} for the test suite…`);
+  const result = spawnSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${command}`], { stdio: 'inherit' });
+  const still = NEEDED.filter((n) => !onPath(n.binary)).map((n) => n.pkg);
+  if (result.status !== 0 || still.length > 0) {
+    console.error(`could not install ${still.join(', ')}; run as root:\n  ${command}`);
+    process.exit(1);
+  }
+}
