@@ -33,7 +33,11 @@ const DRIVERS = /^(ioredis|pg|node:sqlite|redis|postgres)(\/|$)/;
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    return entry.isDirectory() ? files(path) : path.endsWith('.ts') && !path.endsWith('.test.ts') ? [path] : [];
+    return entry.isDirectory()
+      ? files(path)
+      : path.endsWith('.ts') && !path.endsWith('.test.ts')
+        ? [path]
+        : [];
   });
 }
 
@@ -41,7 +45,8 @@ function imports(source: string): Array<{ spec: string; typeOnly: boolean }> {
   const found: Array<{ spec: string; typeOnly: boolean }> = [];
   const re = /^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
   for (const m of source.matchAll(re)) found.push({ spec: m[3]!, typeOnly: m[2] !== undefined });
-  for (const m of source.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push({ spec: m[1]!, typeOnly: false });
+  for (const m of source.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g))
+    found.push({ spec: m[1]!, typeOnly: false });
   return found;
 }
 
@@ -73,7 +78,11 @@ test('imports flow one way and domain folders import no framework or driver', ()
         problems.push(`${relative(SRC, file)} imports the driver ${spec}`);
       } else if (top === 'adapters') {
         const own = relative(SRC, file).split('/')[1];
-        if (FRAMEWORKS.test(spec) && !spec.startsWith(own === 'fastify' ? 'fastify' : own!) && !spec.startsWith('@'))
+        if (
+          FRAMEWORKS.test(spec) &&
+          !spec.startsWith(own === 'fastify' ? 'fastify' : own!) &&
+          !spec.startsWith('@')
+        )
           problems.push(`${relative(SRC, file)} imports another adapter's framework ${spec}`);
       }
     }

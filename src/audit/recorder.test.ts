@@ -26,13 +26,21 @@ test('events reach storage only when flushed, not on the caller path', async () 
 test('a flood of identical failures from one source becomes one row and one count', async () => {
   const { storage, logged, recorder, advance } = setup();
   for (let i = 0; i < 10_000; i++) {
-    recorder.record({ type: 'authn_token_invalid', outcome: 'failure', ip: '203.0.113.9', detail: { reason: 'x' } });
+    recorder.record({
+      type: 'authn_token_invalid',
+      outcome: 'failure',
+      ip: '203.0.113.9',
+      detail: { reason: 'x' },
+    });
   }
   advance(61_000);
   await recorder.flush();
   const rows = (await storage.audit.list({ limit: 100 })).events;
   assert.equal(rows.length, 2);
-  assert.equal(rows.reduce((n, e) => n + e.count, 0), 10_000);
+  assert.equal(
+    rows.reduce((n, e) => n + e.count, 0),
+    10_000,
+  );
   assert.equal(logged.length, 2);
   await recorder.close();
 });
@@ -50,7 +58,11 @@ test('secret-named detail fields never reach a row or a log line', async () => {
   recorder.record({
     type: 'authn_login_fail',
     outcome: 'failure',
-    detail: { password: 'hunter2-secret', nested: { refresh_token: 'rt_abc', apiKey: 'rk_live_x' }, keyId: 'key_1' },
+    detail: {
+      password: 'hunter2-secret',
+      nested: { refresh_token: 'rt_abc', apiKey: 'rk_live_x' },
+      keyId: 'key_1',
+    },
   });
   await recorder.close();
   const text = JSON.stringify([logged, (await storage.audit.list({ limit: 10 })).events]);
@@ -63,7 +75,10 @@ test('close() writes out the counts of windows still open', async () => {
   for (let i = 0; i < 5; i++) recorder.record({ type: 'authz_fail', outcome: 'failure', actor: 'usr_9' });
   await recorder.close();
   const rows = (await storage.audit.list({ limit: 10 })).events;
-  assert.equal(rows.reduce((n, e) => n + e.count, 0), 5);
+  assert.equal(
+    rows.reduce((n, e) => n + e.count, 0),
+    5,
+  );
 });
 
 test('rows survive a failing store and are written when it returns', async () => {

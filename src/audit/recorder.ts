@@ -55,7 +55,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
   const o = { ...DEFAULTS, ...options };
   const now = o.now ?? Date.now;
   for (const field of ['flushIntervalMs', 'collapseWindowMs', 'maxBuffered', 'maxTracked'] as const) {
-    if (!Number.isInteger(o[field]) || o[field] < 1) throw new TypeError(`audit.${field}: expected a positive integer`);
+    if (!Number.isInteger(o[field]) || o[field] < 1)
+      throw new TypeError(`audit.${field}: expected a positive integer`);
   }
   let buffer: AuditEvent[] = [];
   let dropped = 0;
@@ -77,7 +78,13 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
       if (!all && w.endsAt > at) continue;
       windows.delete(key);
       if (w.repeats > 0) {
-        emit({ ...w.first, id: newId('evt'), at, count: w.repeats, detail: { ...w.first.detail, collapsed: true } });
+        emit({
+          ...w.first,
+          id: newId('evt'),
+          at,
+          count: w.repeats,
+          detail: { ...w.first.detail, collapsed: true },
+        });
       }
     }
   };
@@ -107,7 +114,14 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
     record(input) {
       const at = now();
       const detail = scrub(input.detail ?? {}) as Record<string, unknown>;
-      const event: AuditEvent = { id: newId('evt'), type: input.type, at, outcome: input.outcome, detail, count: 1 };
+      const event: AuditEvent = {
+        id: newId('evt'),
+        type: input.type,
+        at,
+        outcome: input.outcome,
+        detail,
+        count: 1,
+      };
       if (input.actor !== undefined) event.actor = input.actor;
       if (input.ip !== undefined) event.ip = input.ip;
       if (input.requestId !== undefined) event.requestId = input.requestId;

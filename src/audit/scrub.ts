@@ -3,7 +3,8 @@
  * line or an audit row, whatever the caller passed: the last line of defence against a
  * token or password reaching disk.
  */
-export const SECRET_FIELD = /pass(word)?|pwd|secret|token|api[-_]?key|^key$|authorization|cookie|credential|pepper/i;
+export const SECRET_FIELD =
+  /pass(word)?|pwd|secret|token|api[-_]?key|^key$|authorization|cookie|credential|pepper/i;
 
 /** Field names that look secret but only ever hold non-secret identifiers. */
 const SAFE_FIELD = /^(keyId|key_id|keyPrefix|prefix|tokenType|token_type|hint)$/;

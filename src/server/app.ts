@@ -1,7 +1,13 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Writable } from 'node:stream';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { AuditRecorder, SecurityEventInput } from '../audit/index.ts';
 import { RampartError } from '../errors.ts';
 import { createClientIpResolver } from '../http/client-ip.ts';
@@ -62,7 +68,10 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
     keepAliveTimeout: 5_000,
     // How often Node checks the two timeouts above; its default (30 s) would let a
     // slow-headers client hold a socket far longer than headersTimeout says.
-    connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(config.limits.headersTimeoutMs / 2))),
+    connectionsCheckingInterval: Math.max(
+      250,
+      Math.min(1_000, Math.floor(config.limits.headersTimeoutMs / 2)),
+    ),
     maxHeaderSize: 16 * 1024,
     requireHostHeader: true,
   };
@@ -73,7 +82,13 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
       ...(logStream ? { stream: logStream } : {}),
       // Defence in depth: nothing should log these, but if something does they are censored.
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', '*.password', '*.token'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-api-key"]',
+          '*.password',
+          '*.token',
+        ],
         censor: '[redacted]',
       },
     },
@@ -88,7 +103,10 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
     forceCloseConnections: 'idle',
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
       https
-        ? createHttpsServer({ ...serverOptions, cert: config.tls!.cert, key: config.tls!.key, minVersion: 'TLSv1.2' }, handler)
+        ? createHttpsServer(
+            { ...serverOptions, cert: config.tls!.cert, key: config.tls!.key, minVersion: 'TLSv1.2' },
+            handler,
+          )
         : createHttpServer(serverOptions, handler),
   }) as unknown as FastifyInstance;
 
@@ -133,7 +151,11 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
   app.addHook('preValidation', async (request) => {
     // A state-changing request with a body must say it is JSON (the content-type parser
     // refuses every other type); a GET with a body is refused rather than half-read.
-    if (!STATE_CHANGING.has(request.method) && request.headers['content-length'] && request.headers['content-length'] !== '0') {
+    if (
+      !STATE_CHANGING.has(request.method) &&
+      request.headers['content-length'] &&
+      request.headers['content-length'] !== '0'
+    ) {
       throw new RampartError('BAD_REQUEST', { detail: 'This method takes no body.' });
     }
   });
@@ -156,7 +178,16 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
   app.setErrorHandler(async (error: FastifyError | RampartError, request, reply) => {
     const rampartError = fromFastifyError(error);
     if (rampartError.status >= 500) {
-      request.log.error({ err: { type: (error as Error).name, message: (error as Error).message, stack: (error as Error).stack } }, 'unhandled error');
+      request.log.error(
+        {
+          err: {
+            type: (error as Error).name,
+            message: (error as Error).message,
+            stack: (error as Error).stack,
+          },
+        },
+        'unhandled error',
+      );
     }
     return sendProblem(reply, rampartError, request);
   });
@@ -198,7 +229,10 @@ export function sendProblem(reply: FastifyReply, error: RampartError, request: F
 }
 
 /** Records a security event with the request's id and client address filled in. */
-export function eventFor(request: FastifyRequest, event: Omit<SecurityEventInput, 'ip' | 'requestId'>): SecurityEventInput {
+export function eventFor(
+  request: FastifyRequest,
+  event: Omit<SecurityEventInput, 'ip' | 'requestId'>,
+): SecurityEventInput {
   return { ...event, ip: request.clientIp, requestId: request.id };
 }
 
@@ -222,7 +256,9 @@ function fromFastifyError(error: FastifyError | RampartError): RampartError {
 
 function allowedMethods(app: FastifyInstance, url: string): string {
   const path = url.split('?', 1)[0]!;
-  return KNOWN_METHODS.filter((method) => method !== 'OPTIONS' && app.findRoute({ method, url: path }) !== null).join(', ');
+  return KNOWN_METHODS.filter(
+    (method) => method !== 'OPTIONS' && app.findRoute({ method, url: path }) !== null,
+  ).join(', ');
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -9,7 +9,9 @@ import { isDuration, parseDuration } from '../lib/duration.ts';
  * with a `ConfigError` whose message names the field and what is wrong with it.
  */
 
-const duration = z.string().refine(isDuration, { message: 'expected a duration like "30s", "15m", "1h" or "7d"' });
+const duration = z
+  .string()
+  .refine(isDuration, { message: 'expected a duration like "30s", "15m", "1h" or "7d"' });
 const positiveInt = z.number().int().positive();
 
 const rateRule = z.strictObject({
@@ -73,7 +75,10 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   passwords: z
-    .strictObject({ minLength: z.number().int().min(8).max(64).optional(), preset: z.enum(['nist', 'tutorial']).optional() })
+    .strictObject({
+      minLength: z.number().int().min(8).max(64).optional(),
+      preset: z.enum(['nist', 'tutorial']).optional(),
+    })
     .optional(),
   apiKeys: z
     .strictObject({
@@ -202,7 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   const cors = file.cors ?? { origins: [] };
   if (cors.origins.includes('*') && cors.credentials) {
-    throw new ConfigError('cors.credentials: cannot be combined with the "*" origin (any site could read credentialed responses)');
+    throw new ConfigError(
+      'cors.credentials: cannot be combined with the "*" origin (any site could read credentialed responses)',
+    );
   }
 
   const t = file.tokens ?? {};
@@ -253,7 +260,9 @@ function readConfigFile(path: string | undefined, cwd: string): ConfigFile {
   try {
     text = readFileSync(resolve(cwd, path), 'utf8');
   } catch (error) {
-    throw new ConfigError(`RAMPART_CONFIG: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      `RAMPART_CONFIG: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   let json: unknown;
   try {
@@ -272,11 +281,19 @@ function readConfigFile(path: string | undefined, cwd: string): ConfigFile {
   return result.data;
 }
 
-function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function intFromEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(`${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
   }
   return Number(raw);
 }
@@ -286,18 +303,23 @@ function readTls(env: NodeJS.ProcessEnv, cwd: string): ServerConfig['tls'] {
   const keyPath = env.RAMPART_TLS_KEY?.trim();
   if (!certPath && !keyPath) return undefined;
   if (!certPath || !keyPath) {
-    throw new ConfigError(`${certPath ? 'RAMPART_TLS_KEY' : 'RAMPART_TLS_CERT'}: HTTPS needs both RAMPART_TLS_CERT and RAMPART_TLS_KEY`);
+    throw new ConfigError(
+      `${certPath ? 'RAMPART_TLS_KEY' : 'RAMPART_TLS_CERT'}: HTTPS needs both RAMPART_TLS_CERT and RAMPART_TLS_KEY`,
+    );
   }
   const read = (name: string, path: string) => {
     try {
       return readFileSync(resolve(cwd, path));
     } catch (error) {
-      throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   };
   const cert = read('RAMPART_TLS_CERT', certPath);
   const key = read('RAMPART_TLS_KEY', keyPath);
-  if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError('RAMPART_TLS_CERT: not a PEM certificate');
+  if (!cert.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError('RAMPART_TLS_CERT: not a PEM certificate');
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('latin1'))) {
     throw new ConfigError('RAMPART_TLS_KEY: not a PEM private key');
   }

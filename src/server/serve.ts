@@ -36,7 +36,11 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     await server.close().catch(() => {});
     fail(`cannot start: ${reason}`, 1);
   }
-  server.context.audit.record({ type: 'sys_startup', outcome: 'info', detail: { storage: server.context.storage.kind } });
+  server.context.audit.record({
+    type: 'sys_startup',
+    outcome: 'info',
+    detail: { storage: server.context.storage.kind },
+  });
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -21,10 +21,15 @@ export interface CreateServerOptions {
   storage?: Storage;
   logStream?: Writable;
   now?: Clock;
+  /** Extra routes registered after Rampart's own (tests, embedding). */
+  routes?: (app: FastifyInstance, context: ServerContext) => void | Promise<void>;
 }
 
 /** Wires configuration, storage, events and routes into a ready-to-listen server. */
-export async function createRampartServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<RampartServer> {
+export async function createRampartServer(
+  config: ServerConfig,
+  options: CreateServerOptions = {},
+): Promise<RampartServer> {
   const now = options.now ?? Date.now;
   const storage = options.storage ?? sqliteStorage({ path: join(config.dataDir, 'rampart.db') });
   let app: FastifyInstance | undefined;
@@ -37,6 +42,7 @@ export async function createRampartServer(config: ServerConfig, options: CreateS
   const context: ServerContext = { config, storage, audit, now, readiness: [] };
   app = createApp({ context, ...(options.logStream ? { logStream: options.logStream } : {}) });
   await registerRoutes(app, context);
+  await options.routes?.(app, context);
   await app.ready();
   let closing: Promise<void> | undefined;
   return {

@@ -51,7 +51,9 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
 
     test('concurrent creates with one email let exactly one win', async () => {
       const s = await make();
-      const results = await Promise.all(Array.from({ length: 20 }, () => s.users.create(user('race@example.com'))));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => s.users.create(user('race@example.com'))),
+      );
       assert.equal(results.filter((r) => r === 'created').length, 1);
       await s.close();
     });

@@ -1,3 +1,4 @@
+import { decodeCursor, encodeCursor, isBeyondCursor } from './cursor.ts';
 import type {
   AuditEvent,
   AuditPage,
@@ -9,7 +10,6 @@ import type {
   UserRecord,
   UserStore,
 } from './types.ts';
-import { decodeCursor, encodeCursor, isBeyondCursor } from './cursor.ts';
 
 /**
  * In-process storage: for tests and for the library used without a database. Every method

@@ -54,7 +54,10 @@ function migrate(db: DatabaseSync): void {
     if (done.has(migration.id)) continue;
     transaction(db, () => {
       db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)').run(migration.id, Date.now());
+      db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)').run(
+        migration.id,
+        Date.now(),
+      );
     });
   }
 }
@@ -178,7 +181,8 @@ function sqliteAuditStore(db: DatabaseSync): AuditStore {
       if (query.since !== undefined) where.push('at >= ?') && params.push(query.since);
       if (query.until !== undefined) where.push('at <= ?') && params.push(query.until);
       const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (cursor) where.push('(at < ? OR (at = ? AND id < ?))') && params.push(cursor.at, cursor.at, cursor.id);
+      if (cursor)
+        where.push('(at < ? OR (at = ? AND id < ?))') && params.push(cursor.at, cursor.at, cursor.id);
       const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY at DESC, id DESC LIMIT ?`;
       const rows = db.prepare(sql).all(...params, query.limit + 1) as Row[];
