@@ -101,6 +101,8 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
     bodyLimit: config.limits.bodyBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Only read by Fastify to say "https://" in its listening line; serverFactory builds the server.
+    ...(https ? { https: { cert: config.tls!.cert, key: config.tls!.key } } : {}),
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
       https
         ? createHttpsServer(

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as validation from './index.ts';
+
+test('the validation surface exports exactly its documented runtime values', () => {
+  assert.deepEqual(Object.keys(validation).sort(), [
+    'checkEmail',
+    'checkName',
+    'checkPassword',
+    'checkRichText',
+    'emailKey',
+    'emailSchema',
+    'isCommonPassword',
+    'jsonPointer',
+    'nameSchema',
+    'normalizePassword',
+    'passwordSchema',
+    'richTextSchema',
+    'ruleSchema',
+    'sanitizeRichText',
+    'tutorialPasswordPolicy',
+    'validate',
+    'validateSync',
+  ]);
+});
