@@ -18,9 +18,18 @@ test('ordinary JSON parses', () => {
 });
 
 test('a 6,000-deep array is refused before parsing', () => {
-  assert.equal(code(() => parseJsonBody(enc('['.repeat(6000) + ']'.repeat(6000)))), 'JSON_TOO_DEEP');
-  assert.equal(code(() => parseJsonBody(enc('{"a":'.repeat(33) + '1' + '}'.repeat(33)))), 'JSON_TOO_DEEP');
-  assert.equal(code(() => parseJsonBody(enc('{"a":'.repeat(32) + '1' + '}'.repeat(32)))), undefined);
+  assert.equal(
+    code(() => parseJsonBody(enc('['.repeat(6000) + ']'.repeat(6000)))),
+    'JSON_TOO_DEEP',
+  );
+  assert.equal(
+    code(() => parseJsonBody(enc('{"a":'.repeat(33) + '1' + '}'.repeat(33)))),
+    'JSON_TOO_DEEP',
+  );
+  assert.equal(
+    code(() => parseJsonBody(enc('{"a":'.repeat(32) + '1' + '}'.repeat(32)))),
+    undefined,
+  );
 });
 
 test('brackets inside strings do not count as depth', () => {
@@ -28,23 +37,47 @@ test('brackets inside strings do not count as depth', () => {
 });
 
 test('__proto__ keys are refused, escaped spellings included', () => {
-  assert.equal(code(() => parseJsonBody(enc('{"__proto__":{"admin":true}}'))), 'FORBIDDEN_PROPERTY');
+  assert.equal(
+    code(() => parseJsonBody(enc('{"__proto__":{"admin":true}}'))),
+    'FORBIDDEN_PROPERTY',
+  );
   assert.equal(
     code(() => parseJsonBody(enc('{"a":{"\\u005f\\u005fproto\\u005f\\u005f":{"admin":true}}}'))),
     'FORBIDDEN_PROPERTY',
   );
-  assert.equal(code(() => parseJsonBody(enc('{"\\u005F_proto__":1}'))), 'FORBIDDEN_PROPERTY');
+  assert.equal(
+    code(() => parseJsonBody(enc('{"\\u005F_proto__":1}'))),
+    'FORBIDDEN_PROPERTY',
+  );
 });
 
 test('constructor.prototype is refused, a plain "constructor" field is not', () => {
-  assert.equal(code(() => parseJsonBody(enc('{"constructor":{"prototype":{"x":1}}}'))), 'FORBIDDEN_PROPERTY');
-  assert.equal(code(() => parseJsonBody(enc('{"c\\u006fnstructor":{"prototype":{}}}'))), 'FORBIDDEN_PROPERTY');
+  assert.equal(
+    code(() => parseJsonBody(enc('{"constructor":{"prototype":{"x":1}}}'))),
+    'FORBIDDEN_PROPERTY',
+  );
+  assert.equal(
+    code(() => parseJsonBody(enc('{"c\\u006fnstructor":{"prototype":{}}}'))),
+    'FORBIDDEN_PROPERTY',
+  );
   assert.deepEqual(parseJsonBody(enc('{"constructor":"Ada"}')), { constructor: 'Ada' });
 });
 
 test('malformed JSON and invalid UTF-8 are refused with their own codes', () => {
-  assert.equal(code(() => parseJsonBody(enc('{"a":'))), 'MALFORMED_JSON');
-  assert.equal(code(() => parseJsonBody(enc(''))), 'MALFORMED_JSON');
-  assert.equal(code(() => parseJsonBody(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]))), 'INVALID_ENCODING');
-  assert.equal(code(() => parseJsonBody(new Uint8Array([0x22, 0xed, 0xa0, 0x80, 0x22]))), 'INVALID_ENCODING');
+  assert.equal(
+    code(() => parseJsonBody(enc('{"a":'))),
+    'MALFORMED_JSON',
+  );
+  assert.equal(
+    code(() => parseJsonBody(enc(''))),
+    'MALFORMED_JSON',
+  );
+  assert.equal(
+    code(() => parseJsonBody(new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]))),
+    'INVALID_ENCODING',
+  );
+  assert.equal(
+    code(() => parseJsonBody(new Uint8Array([0x22, 0xed, 0xa0, 0x80, 0x22]))),
+    'INVALID_ENCODING',
+  );
 });

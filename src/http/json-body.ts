@@ -39,7 +39,10 @@ export function parseJsonBody(body: Uint8Array, options: JsonBodyOptions = {}): 
 }
 
 function refuseDangerousKeys(this: unknown, key: string, value: unknown): unknown {
-  if (key === '__proto__' || (key === 'constructor' && isObject(value) && Object.hasOwn(value, 'prototype'))) {
+  if (
+    key === '__proto__' ||
+    (key === 'constructor' && isObject(value) && Object.hasOwn(value, 'prototype'))
+  ) {
     throw new RampartError('FORBIDDEN_PROPERTY', { detail: `The property name "${key}" is not allowed.` });
   }
   return value;
