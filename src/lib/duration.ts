@@ -13,7 +13,9 @@ export function parseDuration(text: unknown, field = 'duration'): number {
   if (typeof text === 'number' && Number.isSafeInteger(text) && text >= 0) return text;
   const match = typeof text === 'string' ? DURATION.exec(text) : null;
   if (!match) {
-    throw new TypeError(`${field}: expected a duration like "30s", "15m", "1h" or "7d", got ${JSON.stringify(text)}`);
+    throw new TypeError(
+      `${field}: expected a duration like "30s", "15m", "1h" or "7d", got ${JSON.stringify(text)}`,
+    );
   }
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }

@@ -31,5 +31,7 @@ const ID = /^(usr|key|evt|req|fam|sig|rst)_[0-9A-Za-z]{22}$/;
 
 /** Does `value` look like an id with the given prefix? (Shape only.) */
 export function isId(value: unknown, prefix?: IdPrefix): value is string {
-  return typeof value === 'string' && ID.test(value) && (prefix === undefined || value.startsWith(`${prefix}_`));
+  return (
+    typeof value === 'string' && ID.test(value) && (prefix === undefined || value.startsWith(`${prefix}_`))
+  );
 }

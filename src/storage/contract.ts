@@ -122,8 +122,53 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
         takes.filter((t) => t !== undefined),
         ['v'],
       );
+      await s.ttl.put('jti:a', '1', 9_000);
+      await s.ttl.put('jti:b', '1', 50);
+      await s.ttl.put('jtix', '1', 9_000);
+      assert.deepEqual(
+        (await s.ttl.list('jti:', 100)).map((e) => e.key),
+        ['jti:a'],
+      );
       await s.ttl.put('old', 'v', 10);
-      assert.equal(await s.ttl.sweep(100), 1);
+      assert.equal(await s.ttl.sweep(100), 2);
+      await s.close();
+    });
+
+    test('of simultaneous rotations of one refresh token exactly one wins', async () => {
+      const s = await make();
+      const base = { familyId: 'fam_1', userId: 'usr_1', createdAt: 1, familyCreatedAt: 1 };
+      await s.refreshTokens.insert({ ...base, tokenHash: 'h0' });
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          s.refreshTokens.rotate('h0', { ...base, tokenHash: `h1-${i}`, createdAt: 2 }, 2),
+        ),
+      );
+      assert.equal(results.filter(Boolean).length, 1);
+      const used = await s.refreshTokens.get('h0');
+      assert.equal(used?.usedAt, 2);
+      const winner = results.indexOf(true);
+      assert.equal(used?.replacedBy, `h1-${winner}`);
+      assert.equal((await s.refreshTokens.get(`h1-${winner}`))?.familyId, 'fam_1');
+      assert.equal(await s.refreshTokens.get(`h1-${(winner + 1) % 20}`), undefined);
+      await s.close();
+    });
+
+    test('revoking a family or a user ends every token in it, and a revoked token cannot rotate', async () => {
+      const s = await make();
+      const base = { userId: 'usr_1', createdAt: 1, familyCreatedAt: 1 };
+      await s.refreshTokens.insert({ ...base, familyId: 'fam_a', tokenHash: 'a1' });
+      await s.refreshTokens.insert({ ...base, familyId: 'fam_a', tokenHash: 'a2' });
+      await s.refreshTokens.insert({ ...base, familyId: 'fam_b', tokenHash: 'b1' });
+      await s.refreshTokens.insert({ ...base, userId: 'usr_2', familyId: 'fam_c', tokenHash: 'c1' });
+      assert.equal(await s.refreshTokens.revokeFamily('fam_a', 5), 2);
+      assert.equal((await s.refreshTokens.get('a2'))?.revokedAt, 5);
+      assert.equal(
+        await s.refreshTokens.rotate('a2', { ...base, familyId: 'fam_a', tokenHash: 'a3' }, 6),
+        false,
+      );
+      assert.deepEqual(await s.refreshTokens.revokeUser('usr_1', 7), ['fam_b']);
+      assert.equal((await s.refreshTokens.get('b1'))?.revokedAt, 7);
+      assert.equal((await s.refreshTokens.get('c1'))?.revokedAt, undefined);
       await s.close();
     });
   });

@@ -4,6 +4,8 @@ import type {
   AuditPage,
   AuditQuery,
   AuditStore,
+  RefreshTokenRecord,
+  RefreshTokenStore,
   Storage,
   TtlStore,
   UserPatch,
@@ -21,6 +23,7 @@ export function memoryStorage(): Storage {
     users: memoryUserStore(),
     audit: memoryAuditStore(),
     ttl: memoryTtlStore(),
+    refreshTokens: memoryRefreshTokenStore(),
     ping() {},
     close() {},
   };
@@ -104,6 +107,13 @@ function memoryTtlStore(): TtlStore {
       entries.delete(key);
       return entry?.value;
     },
+    list(prefix, now) {
+      const out: Array<{ key: string; value: string; expiresAt: number }> = [];
+      for (const [key, entry] of entries) {
+        if (key.startsWith(prefix) && entry.expiresAt > now) out.push({ key, ...entry });
+      }
+      return out;
+    },
     sweep(now) {
       let removed = 0;
       for (const [key, entry] of entries) {
@@ -113,6 +123,44 @@ function memoryTtlStore(): TtlStore {
         }
       }
       return removed;
+    },
+  };
+}
+
+function memoryRefreshTokenStore(): RefreshTokenStore {
+  const tokens = new Map<string, RefreshTokenRecord>();
+  return {
+    insert(record) {
+      tokens.set(record.tokenHash, { ...record });
+    },
+    get: (tokenHash) => copy(tokens.get(tokenHash)),
+    rotate(tokenHash, successor, now) {
+      const record = tokens.get(tokenHash);
+      if (!record || record.usedAt !== undefined || record.revokedAt !== undefined) return false;
+      record.usedAt = now;
+      record.replacedBy = successor.tokenHash;
+      tokens.set(successor.tokenHash, { ...successor });
+      return true;
+    },
+    revokeFamily(familyId, now) {
+      let changed = 0;
+      for (const record of tokens.values()) {
+        if (record.familyId === familyId && record.revokedAt === undefined) {
+          record.revokedAt = now;
+          changed++;
+        }
+      }
+      return changed;
+    },
+    revokeUser(userId, now) {
+      const families = new Set<string>();
+      for (const record of tokens.values()) {
+        if (record.userId === userId && record.revokedAt === undefined) {
+          record.revokedAt = now;
+          families.add(record.familyId);
+        }
+      }
+      return [...families];
     },
   };
 }

@@ -42,4 +42,19 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
     ) STRICT;
     CREATE INDEX ttl_entries_expires ON ttl_entries (expires_at);`,
   },
+  {
+    id: '010_refresh_tokens',
+    sql: `CREATE TABLE refresh_tokens (
+      token_hash TEXT PRIMARY KEY,
+      family_id TEXT NOT NULL,
+      user_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      family_created_at INTEGER NOT NULL,
+      used_at INTEGER,
+      replaced_by TEXT,
+      revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+    CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);`,
+  },
 ];

@@ -3,7 +3,17 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
-import type { AuditEvent, AuditStore, Storage, TtlStore, UserPatch, UserRecord, UserStore } from './types.ts';
+import type {
+  AuditEvent,
+  AuditStore,
+  RefreshTokenRecord,
+  RefreshTokenStore,
+  Storage,
+  TtlStore,
+  UserPatch,
+  UserRecord,
+  UserStore,
+} from './types.ts';
 
 export interface SqliteStorageOptions {
   /** Database file; `:memory:` for a throwaway database. */
@@ -32,6 +42,7 @@ export function sqliteStorage(options: SqliteStorageOptions): Storage {
     users: sqliteUserStore(db),
     audit: sqliteAuditStore(db),
     ttl: sqliteTtlStore(db),
+    refreshTokens: sqliteRefreshTokenStore(db),
     ping() {
       db.prepare('SELECT 1').get();
     },
@@ -203,6 +214,9 @@ function sqliteTtlStore(db: DatabaseSync): TtlStore {
   const get = db.prepare('SELECT value FROM ttl_entries WHERE key = ? AND expires_at > ?');
   const take = db.prepare('DELETE FROM ttl_entries WHERE key = ? AND expires_at > ? RETURNING value');
   const sweep = db.prepare('DELETE FROM ttl_entries WHERE expires_at <= ?');
+  const list = db.prepare(
+    'SELECT key, value, expires_at FROM ttl_entries WHERE substr(key, 1, length(?)) = ? AND expires_at > ?',
+  );
   return {
     put(key, value, expiresAt) {
       put.run(key, value, expiresAt);
@@ -215,6 +229,73 @@ function sqliteTtlStore(db: DatabaseSync): TtlStore {
       const row = take.get(key, now) as Row | undefined;
       return row ? String(row.value) : undefined;
     },
+    list: (prefix, now) =>
+      (list.all(prefix, prefix, now) as Row[]).map((row) => ({
+        key: String(row.key),
+        value: String(row.value),
+        expiresAt: Number(row.expires_at),
+      })),
     sweep: (now) => Number(sweep.run(now).changes),
+  };
+}
+
+function toRefresh(row: Row | undefined): RefreshTokenRecord | undefined {
+  if (!row) return undefined;
+  const record: RefreshTokenRecord = {
+    tokenHash: String(row.token_hash),
+    familyId: String(row.family_id),
+    userId: String(row.user_id),
+    createdAt: Number(row.created_at),
+    familyCreatedAt: Number(row.family_created_at),
+  };
+  if (row.used_at !== null) record.usedAt = Number(row.used_at);
+  if (row.replaced_by !== null) record.replacedBy = String(row.replaced_by);
+  if (row.revoked_at !== null) record.revokedAt = Number(row.revoked_at);
+  return record;
+}
+
+function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
+  const insert = db.prepare(
+    `INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, family_created_at, used_at, replaced_by, revoked_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const get = db.prepare('SELECT * FROM refresh_tokens WHERE token_hash = ?');
+  // The compare-and-set: only an unused, unrevoked row changes, so one caller wins.
+  const markUsed = db.prepare(
+    'UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL',
+  );
+  const revokeFamily = db.prepare(
+    'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
+  );
+  const revokeUser = db.prepare(
+    'UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING family_id',
+  );
+  const add = (r: RefreshTokenRecord) =>
+    insert.run(
+      r.tokenHash,
+      r.familyId,
+      r.userId,
+      r.createdAt,
+      r.familyCreatedAt,
+      r.usedAt ?? null,
+      r.replacedBy ?? null,
+      r.revokedAt ?? null,
+    );
+  return {
+    insert(record) {
+      add(record);
+    },
+    get: (tokenHash) => toRefresh(get.get(tokenHash) as Row | undefined),
+    rotate(tokenHash, successor, now) {
+      return transaction(db, () => {
+        if (markUsed.run(now, successor.tokenHash, tokenHash).changes !== 1) return false;
+        add(successor);
+        return true;
+      });
+    },
+    revokeFamily: (familyId, now) => Number(revokeFamily.run(now, familyId).changes),
+    revokeUser: (userId, now) => [
+      ...new Set((revokeUser.all(now, userId) as Row[]).map((r) => String(r.family_id))),
+    ],
   };
 }

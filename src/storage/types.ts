@@ -1,4 +1,7 @@
 import type { Awaitable } from '../lib/types.ts';
+import type { RefreshTokenRecord } from '../tokens/refresh-token.ts';
+
+export type { RefreshTokenRecord };
 
 /**
  * Rampart's storage interfaces. Each is small, returns `Awaitable` so the memory store stays
@@ -110,8 +113,26 @@ export interface TtlStore {
   put(key: string, value: string, expiresAt: number): Awaitable<void>;
   get(key: string, now: number): Awaitable<string | undefined>;
   take(key: string, now: number): Awaitable<string | undefined>;
+  /** Live entries whose key starts with `prefix` (loading a deny-list at start). */
+  list(prefix: string, now: number): Awaitable<Array<{ key: string; value: string; expiresAt: number }>>;
   /** Removes expired entries; returns how many. */
   sweep(now: number): Awaitable<number>;
+}
+
+/**
+ * Refresh tokens, stored by hash (the token itself never is). `rotate` is the atomic step of
+ * refresh rotation: it marks the presented token used and inserts its successor only if the
+ * token was still unused and unrevoked, so of simultaneous refreshes with one token exactly
+ * one returns true.
+ */
+export interface RefreshTokenStore {
+  insert(record: RefreshTokenRecord): Awaitable<void>;
+  get(tokenHash: string): Awaitable<RefreshTokenRecord | undefined>;
+  rotate(tokenHash: string, successor: RefreshTokenRecord, now: number): Awaitable<boolean>;
+  /** Revokes every token of a family (reuse detected, logout). Returns how many changed. */
+  revokeFamily(familyId: string, now: number): Awaitable<number>;
+  /** Revokes every token of a user (password change or reset); returns the families it ended. */
+  revokeUser(userId: string, now: number): Awaitable<string[]>;
 }
 
 /** All persistent state of one Rampart deployment. */
@@ -120,6 +141,7 @@ export interface Storage {
   readonly users: UserStore;
   readonly audit: AuditStore;
   readonly ttl: TtlStore;
+  readonly refreshTokens: RefreshTokenStore;
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Awaitable<void>;
   close(): Awaitable<void>;
