@@ -81,6 +81,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
             scopes,
             tokenId: claims.jti,
             tokenExp: claims.exp,
+            ...(typeof claims.sid === 'string' ? { sessionId: claims.sid } : {}),
           },
         };
       }

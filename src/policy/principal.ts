@@ -14,6 +14,8 @@ export interface Principal {
   /** The token's `jti` and expiry (epoch seconds), for access tokens (logout needs them). */
   tokenId?: string;
   tokenExp?: number;
+  /** The session (refresh family) an access token belongs to: its `sid` claim. */
+  sessionId?: string;
 }
 
 export const REALM = 'rampart';

@@ -130,6 +130,10 @@ export interface ServerConfig {
   passwords: { minLength: number; preset: 'nist' | 'tutorial' };
   apiKeys: { prefix: string };
   logLevel: NonNullable<ConfigFile['logLevel']>;
+  /** Where password-reset mail goes: SMTP when `RAMPART_SMTP_URL` is set, else the data dir's outbox. */
+  mail: { smtpUrl: string | undefined; from: string };
+  /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
+  resetUrl: string | undefined;
 }
 
 /** A configuration problem: the message names the field. */
@@ -251,6 +255,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     passwords: { minLength: file.passwords?.minLength ?? 8, preset: file.passwords?.preset ?? 'nist' },
     apiKeys: { prefix: file.apiKeys?.prefix ?? 'rk_live_' },
     logLevel: file.logLevel ?? 'info',
+    mail: {
+      smtpUrl: urlFromEnv(env, 'RAMPART_SMTP_URL', /^smtps?:$/),
+      from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',
+    },
+    resetUrl: urlFromEnv(env, 'RAMPART_RESET_URL', /^https?:$/),
   };
 }
 
@@ -279,6 +288,19 @@ function readConfigFile(path: string | undefined, cwd: string): ConfigFile {
     throw new ConfigError(`RAMPART_CONFIG ${path}: ${where}${issue.message}${keys}`);
   }
   return result.data;
+}
+
+function urlFromEnv(env: NodeJS.ProcessEnv, name: string, protocols: RegExp): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}: not a URL`);
+  }
+  if (!protocols.test(url.protocol)) throw new ConfigError(`${name}: unsupported scheme ${url.protocol}`);
+  return raw;
 }
 
 function intFromEnv(

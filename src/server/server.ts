@@ -3,15 +3,21 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createAuditRecorder } from '../audit/index.ts';
 import type { Clock } from '../lib/types.ts';
+import { createAuthenticator } from '../policy/authenticate.ts';
 import { sqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
+import { refreshPolicy } from '../tokens/refresh-token.ts';
 import { createApp, type ServerContext } from './app.ts';
 import type { ServerConfig } from './config.ts';
+import { outboxMailer, smtpMailer } from './mailer.ts';
 import { registerRoutes } from './routes.ts';
+import type { Services } from './services.ts';
+import { createSessionService } from './sessions.ts';
+import { openKeyRing } from './signing-keys.ts';
 
 export interface RampartServer {
   app: FastifyInstance;
-  context: ServerContext;
+  context: Services;
   /** Stops accepting, lets in-flight requests finish, flushes events, closes storage. */
   close(): Promise<void>;
 }
@@ -25,7 +31,7 @@ export interface CreateServerOptions {
   routes?: (app: FastifyInstance, context: ServerContext) => void | Promise<void>;
 }
 
-/** Wires configuration, storage, events and routes into a ready-to-listen server. */
+/** Wires configuration, storage, events, tokens and routes into a ready-to-listen server. */
 export async function createRampartServer(
   config: ServerConfig,
   options: CreateServerOptions = {},
@@ -39,7 +45,41 @@ export async function createRampartServer(
     log: (event) => app?.log.info({ event }, 'security_event'),
     onError: (error) => app?.log.error({ err: { message: (error as Error).message } }, 'audit write failed'),
   });
-  const context: ServerContext = { config, storage, audit, now, readiness: [] };
+  const keyRing = await openKeyRing(config, now);
+  const sessions = await createSessionService({ config, storage, keys: keyRing, now });
+  const mailer = config.mail.smtpUrl
+    ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from })
+    : outboxMailer(config.dataDir);
+  const context: Services = {
+    config,
+    storage,
+    audit,
+    now,
+    readiness: [],
+    keyRing,
+    sessions,
+    mailer,
+    refreshPolicy: refreshPolicy({
+      idleTtlMs: config.tokens.refreshIdleTtlMs,
+      absoluteTtlMs: config.tokens.refreshAbsoluteTtlMs,
+      graceMs: config.tokens.refreshGraceMs,
+    }),
+    authenticator: createAuthenticator({
+      apiKeyPrefixes: [config.apiKeys.prefix],
+      verifyAccessToken: (token) => sessions.verifier.verify(token),
+      onFailure: (failure) =>
+        audit.record({
+          type: failure.reason === 'REVOKED' ? 'authn_token_revoked' : 'authn_token_invalid',
+          outcome: 'failure',
+          ip: failure.ip,
+          detail: {
+            credential: failure.kind,
+            reason: failure.reason,
+            ...(failure.keyId ? { keyId: failure.keyId } : {}),
+          },
+        }),
+    }),
+  };
   app = createApp({ context, ...(options.logStream ? { logStream: options.logStream } : {}) });
   await registerRoutes(app, context);
   await options.routes?.(app, context);
@@ -51,8 +91,10 @@ export async function createRampartServer(
     close() {
       closing ??= (async () => {
         await app.close();
+        keyRing.close();
         audit.record({ type: 'sys_shutdown', outcome: 'info' });
         await audit.close();
+        await mailer.close?.();
         await storage.close();
       })();
       return closing;

@@ -11,21 +11,27 @@ import type { ServerConfig } from './config.ts';
 import type { KeyRingHolder } from './signing-keys.ts';
 
 /**
- * Access-token issue and verification with revocation: a `jti` deny-list whose entries live
- * as long as the token they revoke, and a per-user "not before" (password change or reset
- * ends every session). Both are kept in memory, loaded from storage, so checking them costs
- * no I/O on the request path; writes go to storage first.
+ * Access-token issue and verification with revocation. Every access token names its session
+ * (`sid`, the refresh family it was issued with). Two deny-lists end tokens at once:
+ * - by `jti` (logout ends the very token presented);
+ * - by `sid` (logout, refresh-token reuse and password change/reset end whole sessions).
+ * Entries live as long as a token they could stop (`accessTtl`). Both lists are kept in
+ * memory and loaded from storage at start, so checking them costs no I/O on the request path;
+ * a revocation is written to storage before it is acknowledged.
  */
 export interface SessionService {
   issuer: AccessTokenIssuer;
   verifier: AccessTokenVerifier;
-  /** Ends one access token at once (logout). `exp` in epoch seconds. */
+  /** Ends one access token (logout). `exp` in epoch seconds. */
   revokeAccessToken(jti: string, exp: number): Promise<void>;
-  /** Ends every token of the user issued before now (password change or reset). */
+  /** Ends every access token issued in these sessions (refresh families). */
+  revokeSessions(sids: readonly string[]): Promise<void>;
+  /** Ends every session of the user: refresh families revoked, their access tokens denied. */
   endAllSessions(userId: string): Promise<void>;
 }
 
-const DENY_PREFIX = 'jti:';
+const JTI = 'jti:';
+const SID = 'sid:';
 
 export async function createSessionService(options: {
   config: ServerConfig;
@@ -34,38 +40,26 @@ export async function createSessionService(options: {
   now: Clock;
 }): Promise<SessionService> {
   const { config, storage, keys, now } = options;
+  const { issuer, audience, accessTtlMs, algorithm } = config.tokens;
   const denied = new Map<string, number>();
-  for (const entry of await storage.ttl.list(DENY_PREFIX, now())) {
-    denied.set(entry.key.slice(DENY_PREFIX.length), entry.expiresAt);
+  for (const prefix of [JTI, SID]) {
+    for (const entry of await storage.ttl.list(prefix, now())) denied.set(entry.key, entry.expiresAt);
   }
-  // userId -> not-before (ms) or null; bounded, filled from storage on first sight of a user.
-  const notBefore = new Map<string, number | null>();
-  const NOT_BEFORE_MAX = 100_000;
-
-  const userNotBefore = async (userId: string): Promise<number | null> => {
-    const cached = notBefore.get(userId);
-    if (cached !== undefined) return cached;
-    const user = await storage.users.getById(userId);
-    // A deleted user's tokens are all refused: "not before" the end of time.
-    const value = user ? user.notBefore : Number.MAX_SAFE_INTEGER;
-    if (notBefore.size >= NOT_BEFORE_MAX) notBefore.delete(notBefore.keys().next().value!);
-    notBefore.set(userId, value);
-    return value;
+  const deny = async (key: string, until: number) => {
+    await storage.ttl.put(key, '1', until);
+    denied.set(key, until);
   };
-
-  const isRevoked = (claims: Readonly<AccessTokenClaims>): boolean | Promise<boolean> => {
-    const until = denied.get(claims.jti);
-    if (until !== undefined) {
-      if (until > now()) return true;
-      denied.delete(claims.jti);
-    }
-    const cached = notBefore.get(claims.sub);
-    const check = (nb: number | null) => nb !== null && claims.iat * 1000 < nb;
-    return cached !== undefined ? check(cached) : userNotBefore(claims.sub).then(check);
+  const isDenied = (key: string): boolean => {
+    const until = denied.get(key);
+    if (until === undefined) return false;
+    if (until > now()) return true;
+    denied.delete(key);
+    return false;
   };
+  const isRevoked = (claims: Readonly<AccessTokenClaims>): boolean =>
+    isDenied(JTI + claims.jti) || (typeof claims.sid === 'string' && isDenied(SID + claims.sid));
 
   const ring = () => keys.current();
-  const { issuer, audience, accessTtlMs, algorithm } = config.tokens;
   const verifier = createAccessTokenVerifier({
     ring,
     issuer,
@@ -75,23 +69,23 @@ export async function createSessionService(options: {
     isRevoked,
     now,
   });
+  // A deny entry must outlive any token it can stop: the longest lifetime plus clock skew.
+  const horizon = () => now() + accessTtlMs + 60_000;
+  const revokeSessions = async (sids: readonly string[]) => {
+    for (const sid of sids) await deny(SID + sid, horizon());
+    if (sids.length > 0) verifier.clear();
+  };
   return {
     issuer: createAccessTokenIssuer({ ring, issuer, audience, ttlMs: accessTtlMs, now }),
     verifier,
     async revokeAccessToken(jti, exp) {
-      const expiresAt = exp * 1000 + 60_000;
-      await storage.ttl.put(`${DENY_PREFIX}${jti}`, '1', expiresAt);
-      denied.set(jti, expiresAt);
+      await deny(JTI + jti, exp * 1000 + 60_000);
       verifier.drop(jti);
     },
+    revokeSessions,
     async endAllSessions(userId) {
-      // Whole seconds: `iat` has second precision, so a token issued in this very second is
-      // ended too (not before the *next* second).
-      const at = (Math.floor(now() / 1000) + 1) * 1000;
-      await storage.users.update(userId, { notBefore: at }, now());
-      await storage.refreshTokens.revokeUser(userId, now());
-      notBefore.set(userId, at);
-      verifier.clear();
+      await storage.users.update(userId, { notBefore: now() }, now());
+      await revokeSessions(await storage.refreshTokens.revokeUser(userId, now()));
     },
   };
 }

@@ -142,6 +142,10 @@ function memoryRefreshTokenStore(): RefreshTokenStore {
       tokens.set(successor.tokenHash, { ...successor });
       return true;
     },
+    revokeToken(tokenHash, now) {
+      const record = tokens.get(tokenHash);
+      if (record && record.revokedAt === undefined) record.revokedAt = now;
+    },
     revokeFamily(familyId, now) {
       let changed = 0;
       for (const record of tokens.values()) {

@@ -264,6 +264,9 @@ function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
   const markUsed = db.prepare(
     'UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL',
   );
+  const revokeToken = db.prepare(
+    'UPDATE refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL',
+  );
   const revokeFamily = db.prepare(
     'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
   );
@@ -292,6 +295,9 @@ function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
         add(successor);
         return true;
       });
+    },
+    revokeToken(tokenHash, now) {
+      revokeToken.run(now, tokenHash);
     },
     revokeFamily: (familyId, now) => Number(revokeFamily.run(now, familyId).changes),
     revokeUser: (userId, now) => [

@@ -129,6 +129,8 @@ export interface RefreshTokenStore {
   insert(record: RefreshTokenRecord): Awaitable<void>;
   get(tokenHash: string): Awaitable<RefreshTokenRecord | undefined>;
   rotate(tokenHash: string, successor: RefreshTokenRecord, now: number): Awaitable<boolean>;
+  /** Revokes one token (a successor replaced inside the refresh grace window). */
+  revokeToken(tokenHash: string, now: number): Awaitable<void>;
   /** Revokes every token of a family (reuse detected, logout). Returns how many changed. */
   revokeFamily(familyId: string, now: number): Awaitable<number>;
   /** Revokes every token of a user (password change or reset); returns the families it ended. */
