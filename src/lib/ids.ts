@@ -2,16 +2,25 @@ import { randomBytes } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
+// CSPRNG bytes drawn 4 KiB at a time (as crypto.randomUUID does): one syscall serves many
+// ids. Every byte is used once and never again.
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let offset = 0;
+
 /**
  * `count` base62 characters from the CSPRNG, without modulo bias (bytes ≥ 248 are dropped).
  */
 export function randomBase62(count: number): string {
   let out = '';
   while (out.length < count) {
-    for (const byte of randomBytes(count + 8)) {
-      if (byte < 248) out += BASE62[byte % 62];
-      if (out.length === count) break;
+    if (offset === POOL_SIZE) {
+      pool = randomBytes(POOL_SIZE);
+      offset = 0;
     }
+    const byte = pool[offset]!;
+    pool[offset++] = 0;
+    if (byte < 248) out += BASE62[byte % 62];
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config.ts';
+import { flushLog } from './app.ts';
 import { createRampartServer } from './server.ts';
 
 /**

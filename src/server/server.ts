@@ -7,10 +7,12 @@ import { createAuthenticator } from '../policy/authenticate.ts';
 import { sqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
 import { refreshPolicy } from '../tokens/refresh-token.ts';
-import { createApp, type ServerContext } from './app.ts';
-import type { ServerConfig } from './config.ts';
+import { createApiKeyService } from './api-keys.ts';
+import { createApp, flushLog, type ServerContext } from './app.ts';
+import { ConfigError, type ServerConfig } from './config.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
 import { registerRoutes } from './routes.ts';
+import { createMetrics } from './routes/admin.ts';
 import type { Services } from './services.ts';
 import { createSessionService } from './sessions.ts';
 import { openKeyRing } from './signing-keys.ts';
@@ -37,6 +39,10 @@ export async function createRampartServer(
   options: CreateServerOptions = {},
 ): Promise<RampartServer> {
   const now = options.now ?? Date.now;
+  if (config.databaseUrl && !options.storage) {
+    // Refuse rather than silently keep state somewhere the operator did not ask for.
+    throw new ConfigError('DATABASE_URL: PostgreSQL storage is not available in this version; unset it to use SQLite');
+  }
   const storage = options.storage ?? sqliteStorage({ path: join(config.dataDir, 'rampart.db') });
   let app: FastifyInstance | undefined;
   const audit = createAuditRecorder({
@@ -50,6 +56,15 @@ export async function createRampartServer(
   const mailer = config.mail.smtpUrl
     ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from })
     : outboxMailer(config.dataDir);
+  const metrics = createMetrics();
+  const startWarnings: string[] = [];
+  const apiKeys = await createApiKeyService({
+    config,
+    storage,
+    now,
+    onVerification: (code) => metrics.keyVerifications.inc({ code }),
+    warn: (message) => (app ? app.log.warn(message) : startWarnings.push(message)),
+  });
   const context: Services = {
     config,
     storage,
@@ -64,10 +79,14 @@ export async function createRampartServer(
       absoluteTtlMs: config.tokens.refreshAbsoluteTtlMs,
       graceMs: config.tokens.refreshGraceMs,
     }),
-    authenticator: createAuthenticator({
+    metrics,
+    apiKeys,
+    authenticator: apiKeys.withBootstrapBearer(createAuthenticator({
       apiKeyPrefixes: [config.apiKeys.prefix],
       verifyAccessToken: (token) => sessions.verifier.verify(token),
-      onFailure: (failure) =>
+      verifyApiKey: (key) => apiKeys.verify(key),
+      onFailure: (failure) => {
+        metrics.authentications.inc({ credential: failure.kind, outcome: 'failure', reason: failure.reason });
         audit.record({
           type: failure.reason === 'REVOKED' ? 'authn_token_revoked' : 'authn_token_invalid',
           outcome: 'failure',
@@ -77,10 +96,19 @@ export async function createRampartServer(
             reason: failure.reason,
             ...(failure.keyId ? { keyId: failure.keyId } : {}),
           },
-        }),
-    }),
+        });
+      },
+    })),
   };
   app = createApp({ context, ...(options.logStream ? { logStream: options.logStream } : {}) });
+  for (const message of startWarnings) app.log.warn(message);
+  if (apiKeys.bootstrap.kind === 'file') {
+    // The path only: the key itself is never printed or logged.
+    app.log.warn(
+      { file: apiKeys.bootstrap.path },
+      'created the first admin API key in this file (mode 0600): read it, store it safely, delete the file',
+    );
+  }
   await registerRoutes(app, context);
   await options.routes?.(app, context);
   await app.ready();
@@ -91,11 +119,13 @@ export async function createRampartServer(
     close() {
       closing ??= (async () => {
         await app.close();
+        await apiKeys.close();
         keyRing.close();
         audit.record({ type: 'sys_shutdown', outcome: 'info' });
         await audit.close();
         await mailer.close?.();
         await storage.close();
+        flushLog();
       })();
       return closing;
     },

@@ -2,7 +2,9 @@ import type { FastifyRequest } from 'fastify';
 import type { Mailer } from '../accounts/mailer.ts';
 import type { Authenticator } from '../policy/authenticate.ts';
 import type { RefreshPolicy } from '../tokens/refresh-token.ts';
+import type { ApiKeyService } from './api-keys.ts';
 import type { ServerContext } from './app.ts';
+import type { Metrics } from './routes/admin.ts';
 import type { SessionService } from './sessions.ts';
 import type { KeyRingHolder } from './signing-keys.ts';
 
@@ -13,6 +15,10 @@ export interface Services extends ServerContext {
   authenticator: Authenticator;
   refreshPolicy: RefreshPolicy;
   mailer: Mailer;
+  /** API keys: issue, verify (cached), revoke, rotate, bootstrap admin key. */
+  apiKeys: ApiKeyService;
+  /** Prometheus metrics (`GET /metrics`); `metrics.rateLimitRefusals` is for the rate limiter. */
+  metrics: Metrics;
   /** Told of each failed login (the failed-login limits count them). */
   onLoginFailure?: (request: FastifyRequest, email: string) => void;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { newId } from '../lib/ids.ts';
-import type { AuditEvent, Storage, UserRecord } from './types.ts';
+import type { ApiKeyRecord, AuditEvent, Storage, UserRecord } from './types.ts';
 
 /**
  * The one contract every storage implementation passes. Each backend's test file calls this
@@ -28,6 +28,28 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
     count: 1,
     ...(actor ? { actor } : {}),
   });
+
+  const apiKey = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => {
+    const id = newId('key');
+    return {
+      id,
+      hash: `v1:${id}-hash`,
+      hint: 'rk_live_3hK9',
+      prefix: 'rk_live_',
+      name: 'ci',
+      ownerId: 'usr_1',
+      scopes: ['read', 'keys:verify'],
+      createdAt: 1_000,
+      expiresAt: null,
+      lastUsedAt: null,
+      revokedAt: null,
+      metadata: { team: 'infra', nested: { n: 1 } },
+      credits: null,
+      rateLimit: null,
+      rotatedFrom: null,
+      ...overrides,
+    };
+  };
 
   describe(`storage contract: ${name}`, () => {
     test('a created user reads back by id and by email key', async () => {
@@ -169,6 +191,159 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       assert.deepEqual(await s.refreshTokens.revokeUser('usr_1', 7), ['fam_b']);
       assert.equal((await s.refreshTokens.get('b1'))?.revokedAt, 7);
       assert.equal((await s.refreshTokens.get('c1'))?.revokedAt, undefined);
+      await s.close();
+    });
+
+    test('an api key reads back by id and by any of its candidate hashes, and nothing else matches', async () => {
+      const s = await make();
+      const k = apiKey({
+        credits: { remaining: 5, refill: { amount: 5, intervalMs: 1_000, lastRefillAt: 1_000, max: 9 } },
+        rateLimit: { limit: 10, windowMs: 60_000 },
+        expiresAt: 9_000,
+      });
+      assert.equal(await s.apiKeys.insert(k), true);
+      assert.deepEqual(await s.apiKeys.get(k.id), k);
+      assert.deepEqual(await s.apiKeys.findByHash(['v2:other', k.hash, 'sha256:zz']), k);
+      assert.equal(await s.apiKeys.findByHash(['v1:nope']), undefined);
+      assert.equal(await s.apiKeys.findByHash([]), undefined);
+      // A SQL-looking hash is data, not syntax.
+      assert.equal(await s.apiKeys.findByHash(["' OR 1=1 --"]), undefined);
+      assert.equal(await s.apiKeys.get(newId('key')), undefined);
+      await s.close();
+    });
+
+    test('an api key with an id or hash already stored is not written twice', async () => {
+      const s = await make();
+      const k = apiKey();
+      assert.equal(await s.apiKeys.insert(k), true);
+      assert.equal(await s.apiKeys.insert({ ...k, hash: 'v1:different' }), false);
+      assert.equal(await s.apiKeys.insert({ ...k, id: newId('key'), name: 'twin' }), false);
+      assert.equal((await s.apiKeys.list({ limit: 10 })).keys.length, 1);
+      await s.close();
+    });
+
+    test('records handed out are copies: changing one does not change the store', async () => {
+      const s = await make();
+      const k = apiKey();
+      await s.apiKeys.insert(k);
+      k.scopes.push('admin');
+      const read = (await s.apiKeys.get(k.id))!;
+      assert.deepEqual(read.scopes, ['read', 'keys:verify']);
+      read.scopes.push('admin');
+      (read.metadata as { team: string }).team = 'x';
+      assert.deepEqual((await s.apiKeys.get(k.id))!.scopes, ['read', 'keys:verify']);
+      assert.equal((await s.apiKeys.get(k.id))!.metadata.team, 'infra');
+      await s.close();
+    });
+
+    test('api keys list newest first, by owner or ownerless, with cursor paging', async () => {
+      const s = await make();
+      const made: ApiKeyRecord[] = [];
+      for (let i = 0; i < 23; i++) {
+        const k = apiKey({ createdAt: 5_000 + Math.floor(i / 2), ownerId: i % 3 === 0 ? null : `usr_${i % 2}` });
+        made.push(k);
+        await s.apiKeys.insert(k);
+      }
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        const result = await s.apiKeys.list({ limit: 5, ...(cursor ? { cursor } : {}) });
+        assert.ok(result.keys.length <= 5);
+        seen.push(...result.keys.map((k) => k.id));
+        if (!result.nextCursor) break;
+        cursor = result.nextCursor;
+      }
+      const order = (a: ApiKeyRecord, b: ApiKeyRecord) =>
+        b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+      assert.deepEqual(seen, [...made].sort(order).map((k) => k.id));
+      const ownerless = await s.apiKeys.list({ limit: 100, ownerId: null });
+      assert.deepEqual(
+        ownerless.keys.map((k) => k.id),
+        made.filter((k) => k.ownerId === null).sort(order).map((k) => k.id),
+      );
+      const mine = await s.apiKeys.list({ limit: 100, ownerId: 'usr_1' });
+      assert.ok(mine.keys.length > 0 && mine.keys.every((k) => k.ownerId === 'usr_1'));
+      assert.equal((await s.apiKeys.list({ limit: 100, ownerId: 'usr_nobody' })).keys.length, 0);
+      assert.equal((await s.apiKeys.list({ limit: 100, cursor: "' OR 1=1 --" })).keys.length, 23);
+      await s.close();
+    });
+
+    test('a revocation only ever moves earlier, and a re-hash moves the lookup to the new hash', async () => {
+      const s = await make();
+      const k = apiKey();
+      await s.apiKeys.insert(k);
+      assert.equal((await s.apiKeys.update(k.id, { revokedAt: 8_000 }))?.revokedAt, 8_000);
+      assert.equal((await s.apiKeys.update(k.id, { revokedAt: 9_000 }))?.revokedAt, 8_000);
+      assert.equal((await s.apiKeys.update(k.id, { revokedAt: 7_000 }))?.revokedAt, 7_000);
+      assert.equal((await s.apiKeys.update(k.id, {}))?.revokedAt, 7_000);
+      const rehashed = await s.apiKeys.update(k.id, { hash: 'v2:new' });
+      assert.equal(rehashed?.hash, 'v2:new');
+      assert.equal(await s.apiKeys.findByHash([k.hash]), undefined);
+      assert.equal((await s.apiKeys.findByHash(['v2:new']))?.id, k.id);
+      assert.equal(await s.apiKeys.update(newId('key'), { revokedAt: 1 }), undefined);
+      await s.close();
+    });
+
+    test('of simultaneous rotations of one api key exactly one wins, and the losers write nothing', async () => {
+      const s = await make();
+      const old = apiKey();
+      await s.apiKeys.insert(old);
+      const next = Array.from({ length: 20 }, () => apiKey({ rotatedFrom: old.id, createdAt: 2_000 }));
+      const results = await Promise.all(
+        next.map((k) =>
+          s.apiKeys.insert(k, { id: old.id, expectedRevokedAt: null, revokedAt: 2_000 + 3_600_000 }),
+        ),
+      );
+      assert.equal(results.filter(Boolean).length, 1);
+      const winner = next[results.indexOf(true)]!;
+      assert.deepEqual(await s.apiKeys.get(winner.id), winner);
+      assert.equal((await s.apiKeys.get(old.id))?.revokedAt, 2_000 + 3_600_000);
+      for (const k of next) if (k !== winner) assert.equal(await s.apiKeys.get(k.id), undefined);
+      // A stale expectation (the key was revoked meanwhile) writes nothing either.
+      await s.apiKeys.update(old.id, { revokedAt: 3_000 });
+      const late = apiKey();
+      assert.equal(
+        await s.apiKeys.insert(late, { id: old.id, expectedRevokedAt: 2_000 + 3_600_000, revokedAt: 4_000 }),
+        false,
+      );
+      assert.equal(await s.apiKeys.get(late.id), undefined);
+      assert.equal((await s.apiKeys.get(old.id))?.revokedAt, 3_000);
+      await s.close();
+    });
+
+    test('simultaneous credit spends never spend one credit twice, and refills are lazy and capped', async () => {
+      const s = await make();
+      const k = apiKey({ credits: { remaining: 5, refill: { amount: 3, intervalMs: 1_000, lastRefillAt: 1_000 } } });
+      await s.apiKeys.insert(k);
+      const spends = await Promise.all(Array.from({ length: 20 }, () => s.apiKeys.spendCredits(k.id, 1, 1_500)));
+      assert.equal(spends.filter((r) => r?.allowed).length, 5);
+      assert.deepEqual(spends.at(-1), { allowed: false, remaining: 0 });
+      // 2.5 intervals later: two refills of 3, capped at the amount (3).
+      assert.deepEqual(await s.apiKeys.spendCredits(k.id, 1, 3_500), { allowed: true, remaining: 2 });
+      assert.deepEqual((await s.apiKeys.get(k.id))?.credits, {
+        remaining: 2,
+        refill: { amount: 3, intervalMs: 1_000, lastRefillAt: 3_000 },
+      });
+      assert.deepEqual(await s.apiKeys.spendCredits(k.id, 5, 3_600), { allowed: false, remaining: 2 });
+      assert.deepEqual(await s.apiKeys.spendCredits(k.id, 0, 3_600), { allowed: true, remaining: 2 });
+      const unlimited = apiKey();
+      await s.apiKeys.insert(unlimited);
+      assert.deepEqual(await s.apiKeys.spendCredits(unlimited.id, 1, 1), { allowed: true, remaining: null });
+      assert.equal(await s.apiKeys.spendCredits(newId('key'), 1, 1), undefined);
+      await s.close();
+    });
+
+    test('last-used times are written in batches and only move forward', async () => {
+      const s = await make();
+      const a = apiKey();
+      const b = apiKey();
+      await s.apiKeys.insert(a);
+      await s.apiKeys.insert(b);
+      await s.apiKeys.touchMany(new Map([[a.id, 5_000], [b.id, 6_000], [newId('key'), 7_000]]));
+      await s.apiKeys.touchMany(new Map([[a.id, 4_000]]));
+      assert.equal((await s.apiKeys.get(a.id))?.lastUsedAt, 5_000);
+      assert.equal((await s.apiKeys.get(b.id))?.lastUsedAt, 6_000);
+      await s.apiKeys.touchMany(new Map());
       await s.close();
     });
   });

@@ -1,4 +1,5 @@
 import { decodeCursor, encodeCursor, isBeyondCursor } from './cursor.ts';
+import { memoryApiKeyStore } from './memory-api-keys.ts';
 import type {
   AuditEvent,
   AuditPage,
@@ -24,6 +25,7 @@ export function memoryStorage(): Storage {
     audit: memoryAuditStore(),
     ttl: memoryTtlStore(),
     refreshTokens: memoryRefreshTokenStore(),
+    apiKeys: memoryApiKeyStore(),
     ping() {},
     close() {},
   };

@@ -57,4 +57,34 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
     CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
     CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);`,
   },
+  {
+    // Keys are stored by hash only (HMAC under a pepper kept outside this database). Scopes and
+    // metadata are JSON text; credits and the per-key limit are columns, so a spend is one row
+    // update inside BEGIN IMMEDIATE.
+    id: '020_api_keys',
+    sql: `CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      hash TEXT NOT NULL UNIQUE,
+      hint TEXT NOT NULL,
+      prefix TEXT NOT NULL,
+      name TEXT NOT NULL,
+      owner_id TEXT,
+      scopes TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER,
+      last_used_at INTEGER,
+      revoked_at INTEGER,
+      metadata TEXT NOT NULL,
+      credits_remaining INTEGER,
+      refill_amount INTEGER,
+      refill_interval_ms INTEGER,
+      refill_last_at INTEGER,
+      refill_max INTEGER,
+      rate_limit INTEGER,
+      rate_window_ms INTEGER,
+      rotated_from TEXT
+    ) STRICT;
+    CREATE INDEX api_keys_created ON api_keys (created_at DESC, id DESC);
+    CREATE INDEX api_keys_owner ON api_keys (owner_id, created_at DESC, id DESC);`,
+  },
 ];

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { sqliteApiKeyStore } from './sqlite-api-keys.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+import { transaction } from './sqlite-transaction.ts';
 import type {
   AuditEvent,
   AuditStore,
@@ -43,6 +45,7 @@ export function sqliteStorage(options: SqliteStorageOptions): Storage {
     audit: sqliteAuditStore(db),
     ttl: sqliteTtlStore(db),
     refreshTokens: sqliteRefreshTokenStore(db),
+    apiKeys: sqliteApiKeyStore(db),
     ping() {
       db.prepare('SELECT 1').get();
     },
@@ -73,18 +76,7 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-/** Runs `fn` in `BEGIN IMMEDIATE` (takes the write lock up front, so no upgrade deadlock). */
-export function transaction<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = fn();
-    db.exec('COMMIT');
-    return result;
-  } catch (error) {
-    if (db.isTransaction) db.exec('ROLLBACK');
-    throw error;
-  }
-}
+export { transaction };
 
 type Row = Record<string, SQLInputValue>;
 

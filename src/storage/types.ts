@@ -1,7 +1,8 @@
+import type { ApiKeyRecord } from '../api-keys/record.ts';
 import type { Awaitable } from '../lib/types.ts';
 import type { RefreshTokenRecord } from '../tokens/refresh-token.ts';
 
-export type { RefreshTokenRecord };
+export type { ApiKeyRecord, RefreshTokenRecord };
 
 /**
  * Rampart's storage interfaces. Each is small, returns `Awaitable` so the memory store stays
@@ -137,6 +138,81 @@ export interface RefreshTokenStore {
   revokeUser(userId: string, now: number): Awaitable<string[]>;
 }
 
+export interface ApiKeyListQuery {
+  /** Only the keys of this owner; `null` for keys without an owner (admin keys); absent for every key. */
+  ownerId?: string | null;
+  /** 1–500. */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface ApiKeyPage {
+  keys: ApiKeyRecord[];
+  nextCursor: string | null;
+}
+
+/**
+ * What `update` may change. `revokedAt` only ever moves earlier: a key revoked at (or
+ * scheduled for) time t is never given a later end, so a late request cannot lengthen a
+ * revocation or a rotation's grace. `hash` re-hashes a key under a new pepper version.
+ */
+export interface ApiKeyPatch {
+  revokedAt?: number;
+  hash?: string;
+}
+
+/** A rotation's change to the old key, applied only if nobody changed it since it was read. */
+export interface ApiKeyReplacement {
+  id: string;
+  /** The old key's `revokedAt` as the caller read it (compare-and-set). */
+  expectedRevokedAt: number | null;
+  /** The end of the old key's grace period. */
+  revokedAt: number;
+}
+
+/** What `spendCredits` answers: whether the use may go on, and the balance after it. */
+export interface CreditSpend {
+  allowed: boolean;
+  /** Credits left after this call; `null` for a key without credits (unlimited). */
+  remaining: number | null;
+}
+
+/**
+ * API keys, stored by hash (the key itself never is). Records are returned as copies.
+ *
+ * Atomicity:
+ * - `insert` writes nothing and answers false when a key with the same id or hash exists
+ *   (so two instances bootstrapping one admin key cannot both add it).
+ * - `insert` with `replaces` is one transaction: the new key is written and the old key's
+ *   `revokedAt` set only if it still equals `expectedRevokedAt`; otherwise nothing is written
+ *   and it answers false. Of two simultaneous rotations of one key exactly one wins.
+ * - `update` is one statement per key (`revokedAt = min(old, new)`).
+ * - `spendCredits` refills and spends in one transaction (SQLite `BEGIN IMMEDIATE`, which
+ *   also serialises other processes on the same file): two requests, on one instance or on
+ *   several, can never spend the same credit.
+ * - `touchMany` writes a batch in one transaction; `lastUsedAt` only ever moves forward, so
+ *   two instances flushing out of order leave the later time.
+ */
+export interface ApiKeyStore {
+  /** Adds a key (and, for a rotation, schedules the old one's end). False when nothing was written. */
+  insert(record: ApiKeyRecord, replaces?: ApiKeyReplacement): Awaitable<boolean>;
+  /** The key whose stored hash is one of `hashes` (one per pepper version), or undefined. */
+  findByHash(hashes: readonly string[]): Awaitable<ApiKeyRecord | undefined>;
+  get(id: string): Awaitable<ApiKeyRecord | undefined>;
+  /** Newest first, keyset-paginated on (createdAt, id). */
+  list(query: ApiKeyListQuery): Awaitable<ApiKeyPage>;
+  /** Changes a key; answers the record after the change, or undefined when there is no such key. */
+  update(id: string, patch: ApiKeyPatch): Awaitable<ApiKeyRecord | undefined>;
+  /** Writes a batch of last-use times (key id → epoch ms). Unknown ids are ignored. */
+  touchMany(entries: ReadonlyMap<string, number>): Awaitable<void>;
+  /**
+   * Refills what is due at `now` and spends `cost` credits if that many remain (see
+   * `applyCredits`). Undefined when there is no such key.
+   */
+  spendCredits(id: string, cost: number, now: number): Awaitable<CreditSpend | undefined>;
+}
+
 /** All persistent state of one Rampart deployment. */
 export interface Storage {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
@@ -144,6 +220,7 @@ export interface Storage {
   readonly audit: AuditStore;
   readonly ttl: TtlStore;
   readonly refreshTokens: RefreshTokenStore;
+  readonly apiKeys: ApiKeyStore;
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Awaitable<void>;
   close(): Awaitable<void>;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -30,4 +31,17 @@ test('the Redis harness starts a real server that stops, dies and restarts on th
     client.disconnect();
     await redis.stop();
   }
+});
+
+test('without redis-server the harness fails with the Debian package and the command to install it', () => {
+  const script = `import('${new URL('./redis.ts', import.meta.url).href}').then((m) => m.startRedis()).then(
+    () => process.exit(0),
+    (e) => { console.log(e.message); process.exit(3); })`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, PATH: '/nonexistent' },
+    encoding: 'utf8',
+  });
+  assert.equal(result.status, 3, result.stderr);
+  assert.match(result.stdout, /Debian package "redis-server"/);
+  assert.match(result.stdout, /apt-get install -y redis-server/);
 });

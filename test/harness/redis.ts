@@ -3,11 +3,11 @@
  * persistence off. Nothing that a store test needs is mocked (ARCHITECTURE.md); a machine
  * without Redis fails the test with the package to install, never skips it.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 /** A running (or stopped, restartable) Redis server. */
 export interface RedisServer {
@@ -56,10 +56,15 @@ function hookExit(): void {
 }
 
 function redisBinary(): string {
-  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') throw new Error(MISSING);
-  return path;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const path = join(dir, 'redis-server');
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {}
+  }
+  throw new Error(MISSING);
 }
 
 function freePort(): Promise<number> {
@@ -171,6 +176,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     const proc = child;
     if (proc === undefined) return;
     child = undefined;
+    // Unref'd so a forgotten server never holds the process open; while waiting for it to
+    // exit, it must hold the loop, or a script's last `await stop()` would never settle.
+    proc.ref();
     proc.kill(signal);
     await exited(proc);
   };

@@ -1,0 +1,244 @@
+/**
+ * Rampart for Express (5, and 4): each middleware builds the request view, runs one policy
+ * step and writes its decision. No security logic lives here; it is all in `createRampart`.
+ *
+ * @example
+ * import express from 'express';
+ * import { createExpressRampart } from 'rampart/express';
+ *
+ * const security = createExpressRampart({ jwt: { secret, issuer, audience } });
+ * const app = express();
+ * app.use(security.securityHeaders(), security.apiLimiter, security.jsonBody());
+ * app.get('/api/protected', security.authenticateToken, (req, res) => res.json({ user: req.principal }));
+ * app.use(security.notFound, security.errorHandler);
+ */
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { RampartError } from '../../errors.ts';
+import type { CorsOptions } from '../../http/cors.ts';
+import type { HttpAnswer } from '../../http/problem.ts';
+import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
+import type { Principal } from '../../policy/principal.ts';
+import {
+  type AuthDecision,
+  type AuthenticateOptions,
+  createRampart,
+  type Decision,
+  isRampart,
+  type Rampart,
+  type RampartOptions,
+  type RateLimitRule,
+  type RequestView,
+  type Step,
+  type ValidatedParts,
+  type ValidateSchemas,
+} from '../../policy/rampart.ts';
+import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Who is calling, once a Rampart authentication middleware passed. */
+      principal?: Principal | undefined;
+      /** The validated body, query and params (Express 5's `req.query` cannot be replaced). */
+      validated?: ValidatedParts | undefined;
+    }
+  }
+}
+
+/** The middleware of one policy, under the tutorial's names. */
+export interface ExpressRampart {
+  /** The framework-free policy behind these middleware. */
+  readonly policy: Rampart;
+  /** Requires a JWT bearer token; sets `req.principal`. */
+  readonly authenticateToken: RequestHandler;
+  /** Requires a credential with the given roles or scopes; sets `req.principal`. */
+  authenticate(options?: AuthenticateOptions): RequestHandler;
+  /** Requires an API key holding `permission` (a scope); sets `req.principal`. */
+  validateApiKey(permission?: string | readonly string[]): RequestHandler;
+  /** 100 requests per 15 minutes per client. */
+  readonly apiLimiter: RequestHandler;
+  /** 5 requests per hour per client. */
+  readonly sensitiveLimiter: RequestHandler;
+  rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): RequestHandler;
+  /** Validates `req.body` with any Standard Schema and replaces it with the schema's output. */
+  validateUserInput(schema: StandardSchemaV1): RequestHandler;
+  /** Validates body, query and params; the output is on `req.validated` (and `req.body`). */
+  validate(schemas: ValidateSchemas): RequestHandler;
+  cors(options?: CorsOptions): RequestHandler;
+  securityHeaders(options?: SecurityHeadersOptions): RequestHandler;
+  /** Reads a JSON body into `req.body` (size, depth, `__proto__` and media type checked). */
+  jsonBody(): RequestHandler;
+  /** Answers 404 problem+json; mount it after the routes. */
+  readonly notFound: RequestHandler;
+  /** Answers every error as problem+json (5xx without detail); mount it last. */
+  readonly errorHandler: ErrorRequestHandler;
+}
+
+const views = new WeakMap<Request, RequestView>();
+const bodiesRead = new WeakSet<Request>();
+
+function viewOf(req: Request): RequestView {
+  let view = views.get(req);
+  if (view === undefined) {
+    const url = req.originalUrl;
+    const q = url.indexOf('?');
+    view = {
+      method: req.method,
+      path: q < 0 ? url : url.slice(0, q),
+      get route() {
+        return req.route ? req.baseUrl + String(req.route.path) : undefined;
+      },
+      headers: (name) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      query: q < 0 ? undefined : url.slice(q + 1),
+      ip: req.socket.remoteAddress ?? '',
+      get body() {
+        return req.body;
+      },
+      get params() {
+        return req.params as Record<string, string>;
+      },
+    };
+    views.set(req, view);
+  }
+  return view;
+}
+
+function setHeaders(res: Response, headers: Readonly<Record<string, string>>): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
+}
+
+function send(res: Response, answer: HttpAnswer): void {
+  res.status(answer.status);
+  setHeaders(res, answer.headers);
+  if (answer.body === undefined) res.end();
+  else res.send(JSON.stringify(answer.body));
+}
+
+/** Sends the answer and tells the middleware not to go on. */
+function stop(res: Response, answer: HttpAnswer): false {
+  send(res, answer);
+  return false;
+}
+
+/** Express 4 does not catch a rejected middleware promise; this does, for both versions. */
+function handler(run: (req: Request, res: Response) => Promise<boolean>): RequestHandler {
+  return (req, res, next: NextFunction) => {
+    run(req, res).then((proceed) => proceed && next(), next);
+  };
+}
+
+/**
+ * Express middleware for one policy: pass `createRampart()`'s result, or its options.
+ * @throws TypeError naming the field when the options are wrong (see `createRampart`).
+ * @example
+ * const security = createExpressRampart({ jwt: { secret, issuer, audience }, cors: { origins: ['https://app.example.com'] } });
+ * app.use(security.cors(), security.securityHeaders(), security.apiLimiter);
+ */
+export function createExpressRampart(policy: Rampart | RampartOptions): ExpressRampart {
+  const rampart = isRampart(policy) ? policy : createRampart(policy);
+
+  const readBody = async (req: Request, res: Response): Promise<boolean> => {
+    // Another parser (express.json()) or an earlier jsonBody() already read it.
+    if (req.body !== undefined || bodiesRead.has(req) || req.readableEnded) return true;
+    bodiesRead.add(req);
+    const { headers } = req;
+    const decision = await rampart.readJson(
+      {
+        contentType: headers['content-type'],
+        contentLength: headers['content-length'],
+        transferEncoding: headers['transfer-encoding'],
+        body: req,
+      },
+      viewOf(req),
+    );
+    if (!decision.ok) return stop(res, decision.answer);
+    req.body = decision.value;
+    return true;
+  };
+  const guard = (step: Step<AuthDecision>) =>
+    handler(async (req, res) => {
+      const view = viewOf(req);
+      const decision = await step(view);
+      if (!decision.ok) return stop(res, decision.answer);
+      view.principal = decision.principal;
+      req.principal = decision.principal;
+      return true;
+    });
+  const limit = (step: Step<Decision>) =>
+    handler(async (req, res) => {
+      const decision = await step(viewOf(req));
+      if (!decision.ok) return stop(res, decision.answer);
+      setHeaders(res, decision.headers);
+      return true;
+    });
+  const check = (schemas: ValidateSchemas) => {
+    const step = rampart.validate(schemas);
+    return handler(async (req, res) => {
+      if (schemas.body !== undefined && !(await readBody(req, res))) return false;
+      const decision = await step(viewOf(req));
+      if (!decision.ok) return stop(res, decision.answer);
+      const { value } = decision;
+      if ('body' in value) req.body = value.body;
+      if ('params' in value) req.params = value.params as Request['params'];
+      req.validated = value;
+      return true;
+    });
+  };
+  const memo = new Map<string, RequestHandler>();
+  const once = (key: string, make: () => RequestHandler) => {
+    let made = memo.get(key);
+    if (made === undefined) {
+      made = make();
+      memo.set(key, made);
+    }
+    return made;
+  };
+
+  return {
+    policy: rampart,
+    get authenticateToken() {
+      return once('authenticateToken', () => guard(rampart.authenticateToken));
+    },
+    authenticate: (options) => guard(rampart.authenticate(options)),
+    validateApiKey: (permission) => guard(rampart.validateApiKey(permission)),
+    get apiLimiter() {
+      return once('apiLimiter', () => limit(rampart.apiLimiter));
+    },
+    get sensitiveLimiter() {
+      return once('sensitiveLimiter', () => limit(rampart.sensitiveLimiter));
+    },
+    rateLimit: (rules) => limit(rampart.rateLimit(rules)),
+    validateUserInput: (schema) => check({ body: schema }),
+    validate: check,
+    cors(options) {
+      const step = rampart.cors(options);
+      return (req, res, next) => {
+        const decision = step(viewOf(req));
+        if (!decision.ok) return send(res, decision.answer);
+        setHeaders(res, decision.headers);
+        next();
+      };
+    },
+    securityHeaders(options) {
+      const headers = rampart.securityHeaders(options);
+      return (_req, res, next) => {
+        setHeaders(res, headers);
+        next();
+      };
+    },
+    jsonBody: () => handler(readBody),
+    notFound: (req, res) => send(res, rampart.notFound(viewOf(req))),
+    errorHandler: (error, req, res, next) => {
+      if (res.headersSent) return next(error);
+      // express.json()'s parse failure, for apps that keep Express's own parser.
+      const known =
+        (error as { type?: unknown } | null)?.type === 'entity.parse.failed'
+          ? new RampartError('MALFORMED_JSON')
+          : error;
+      send(res, rampart.errorAnswer(known, viewOf(req)));
+    },
+  };
+}

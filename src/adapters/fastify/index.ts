@@ -1,0 +1,256 @@
+/**
+ * Rampart for Fastify 5, as a plugin (fastify-plugin style: `Symbol.for('skip-override')`, so
+ * its hooks and decorators apply to the whole app). It decorates `fastify.rampart` with the
+ * policy's steps as hooks and `request.principal`, adds security headers and CORS on
+ * `onRequest`, reads JSON bodies with Rampart's reader, and answers errors and 404s as
+ * problem+json. No security logic lives here; it is all in `createRampart`.
+ *
+ * @example
+ * import Fastify from 'fastify';
+ * import { rampartPlugin } from 'rampart/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(rampartPlugin, { policy: { jwt: { secret, issuer, audience } } });
+ * app.addHook('onRequest', app.rampart.apiLimiter);
+ * app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({ user: request.principal }));
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CorsOptions } from '../../http/cors.ts';
+import type { HttpAnswer } from '../../http/problem.ts';
+import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
+import type { Principal } from '../../policy/principal.ts';
+import {
+  type AuthDecision,
+  type AuthenticateOptions,
+  createRampart,
+  type Decision,
+  isRampart,
+  type Rampart,
+  type RampartOptions,
+  type RateLimitRule,
+  type RequestView,
+  type Step,
+  type ValidatedParts,
+  type ValidateSchemas,
+} from '../../policy/rampart.ts';
+import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Rampart's steps as Fastify hooks (registered by `rampartPlugin`). */
+    rampart: FastifyRampart;
+  }
+  interface FastifyRequest {
+    /** Who is calling, once a Rampart authentication hook passed. */
+    principal: Principal | undefined;
+    /** The validated body, query and params (also written back to `request.body`, …). */
+    validated: ValidatedParts | undefined;
+  }
+}
+
+/** A Fastify hook (`onRequest`, `preHandler`, …). */
+export type RampartHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** The policy's steps as hooks, under the tutorial's names: `fastify.rampart`. */
+export interface FastifyRampart {
+  readonly policy: Rampart;
+  /** preHandler: requires a JWT bearer token; sets `request.principal`. */
+  readonly authenticateToken: RampartHook;
+  authenticate(options?: AuthenticateOptions): RampartHook;
+  /** preHandler: requires an API key holding `permission`. */
+  validateApiKey(permission?: string | readonly string[]): RampartHook;
+  /** 100 requests per 15 minutes per client (an `onRequest` or `preHandler` hook). */
+  readonly apiLimiter: RampartHook;
+  /** 5 requests per hour per client. */
+  readonly sensitiveLimiter: RampartHook;
+  rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): RampartHook;
+  /** preHandler: validates the body with any Standard Schema and replaces it with the output. */
+  validateUserInput(schema: StandardSchemaV1): RampartHook;
+  validate(schemas: ValidateSchemas): RampartHook;
+  /** onRequest: CORS headers, and the answer to a preflight. */
+  cors(options?: CorsOptions): RampartHook;
+  /** onRequest: the security headers. */
+  securityHeaders(options?: SecurityHeadersOptions): RampartHook;
+  /** For `setErrorHandler`: problem+json for every error. */
+  readonly errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+  /** For `setNotFoundHandler`: 404 problem+json. */
+  readonly notFound: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+}
+
+/** Options of {@link rampartPlugin}. */
+export interface RampartPluginOptions {
+  /** The policy: `createRampart()`'s result, or its options. */
+  policy: Rampart | RampartOptions;
+  /** Security headers on every response: `true` (the policy's defaults), options, or `false`. Default true. */
+  securityHeaders?: SecurityHeadersOptions | boolean;
+  /** CORS on every request: `true` (the policy's `cors` option), options, or `false`. Default: on when the policy has `cors`. */
+  cors?: CorsOptions | boolean;
+  /** Set the problem+json error handler. Default true. */
+  errorHandler?: boolean;
+  /** Set the problem+json 404 handler. Default true. */
+  notFound?: boolean;
+  /** Replace the `application/json` parser with Rampart's reader. Default true. */
+  jsonParser?: boolean;
+}
+
+const views = new WeakMap<FastifyRequest, RequestView>();
+
+function viewOf(request: FastifyRequest): RequestView {
+  let view = views.get(request);
+  if (view === undefined) {
+    const url = request.url;
+    const q = url.indexOf('?');
+    view = {
+      method: request.method,
+      path: q < 0 ? url : url.slice(0, q),
+      route: request.routeOptions.url,
+      headers: (name) => {
+        const value = request.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      query: q < 0 ? undefined : url.slice(q + 1),
+      ip: request.raw.socket.remoteAddress ?? '',
+      get body() {
+        return request.body;
+      },
+      get params() {
+        return request.params as Record<string, string>;
+      },
+    };
+    views.set(request, view);
+  }
+  return view;
+}
+
+function send(reply: FastifyReply, answer: HttpAnswer): FastifyReply {
+  reply.code(answer.status).headers(answer.headers);
+  return answer.body === undefined ? reply.send() : reply.send(JSON.stringify(answer.body));
+}
+
+function pieces(rampart: Rampart): FastifyRampart {
+  const guard =
+    (step: Step<AuthDecision>): RampartHook =>
+    async (request, reply) => {
+      const view = viewOf(request);
+      const decision = await step(view);
+      if (!decision.ok) return send(reply, decision.answer);
+      view.principal = decision.principal;
+      request.principal = decision.principal;
+    };
+  const limit =
+    (step: Step<Decision>): RampartHook =>
+    async (request, reply) => {
+      const decision = await step(viewOf(request));
+      if (!decision.ok) return send(reply, decision.answer);
+      reply.headers(decision.headers);
+    };
+  const check = (schemas: ValidateSchemas): RampartHook => {
+    const step = rampart.validate(schemas);
+    return async (request, reply) => {
+      const decision = await step(viewOf(request));
+      if (!decision.ok) return send(reply, decision.answer);
+      const { value } = decision;
+      if ('body' in value) request.body = value.body;
+      if ('query' in value) request.query = value.query;
+      if ('params' in value) request.params = value.params;
+      request.validated = value;
+    };
+  };
+  const memo = new Map<string, RampartHook>();
+  const once = (key: string, make: () => RampartHook) => {
+    let made = memo.get(key);
+    if (made === undefined) {
+      made = make();
+      memo.set(key, made);
+    }
+    return made;
+  };
+  return {
+    policy: rampart,
+    get authenticateToken() {
+      return once('authenticateToken', () => guard(rampart.authenticateToken));
+    },
+    authenticate: (options) => guard(rampart.authenticate(options)),
+    validateApiKey: (permission) => guard(rampart.validateApiKey(permission)),
+    get apiLimiter() {
+      return once('apiLimiter', () => limit(rampart.apiLimiter));
+    },
+    get sensitiveLimiter() {
+      return once('sensitiveLimiter', () => limit(rampart.sensitiveLimiter));
+    },
+    rateLimit: (rules) => limit(rampart.rateLimit(rules)),
+    validateUserInput: (schema) => check({ body: schema }),
+    validate: check,
+    cors(options) {
+      const step = rampart.cors(options);
+      return async (request, reply) => {
+        const decision = step(viewOf(request));
+        if (!decision.ok) return send(reply, decision.answer);
+        reply.headers(decision.headers);
+      };
+    },
+    securityHeaders(options) {
+      const headers = rampart.securityHeaders(options);
+      return async (_request, reply) => {
+        reply.headers(headers);
+      };
+    },
+    errorHandler: (error, request, reply) => send(reply, rampart.errorAnswer(error, viewOf(request))),
+    notFound: (request, reply) => send(reply, rampart.notFound(viewOf(request))),
+  };
+}
+
+async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): Promise<void> {
+  const given = options.policy;
+  if (given === undefined)
+    throw new TypeError('rampartPlugin.policy: expected createRampart() or its options');
+  const rampart = isRampart(given) ? given : createRampart(given);
+  const hooks = pieces(rampart);
+  fastify.decorate('rampart', hooks);
+  if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', undefined);
+  fastify.decorateRequest('validated', undefined);
+
+  const headers = options.securityHeaders ?? true;
+  if (headers !== false) {
+    fastify.addHook('onRequest', hooks.securityHeaders(headers === true ? undefined : headers));
+  }
+  const cors = options.cors;
+  if (cors !== undefined && cors !== false)
+    fastify.addHook('onRequest', hooks.cors(cors === true ? undefined : cors));
+  if (options.jsonParser !== false) {
+    fastify.removeContentTypeParser('application/json');
+    fastify.addContentTypeParser(
+      'application/json',
+      async (request: FastifyRequest, payload: AsyncIterable<Uint8Array>) => {
+        const { headers: h } = request;
+        const decision = await rampart.readJson(
+          {
+            contentType: h['content-type'],
+            contentLength: h['content-length'],
+            transferEncoding: h['transfer-encoding'],
+            body: payload,
+          },
+          viewOf(request),
+        );
+        if (!decision.ok) throw decision.error;
+        return decision.value;
+      },
+    );
+  }
+  if (options.errorHandler !== false) fastify.setErrorHandler(hooks.errorHandler);
+  if (options.notFound !== false) fastify.setNotFoundHandler(hooks.notFound);
+  // A policy the plugin made is the plugin's to close.
+  if (!isRampart(given)) fastify.addHook('onClose', async () => rampart.close());
+}
+
+/**
+ * The Rampart plugin: `await app.register(rampartPlugin, { policy })`.
+ * @example
+ * await app.register(rampartPlugin, { policy: createRampart({ apiKeys: verifier }), cors: { origins: ['https://app.example.com'] } });
+ * app.get('/api/data', { preHandler: app.rampart.validateApiKey('read') }, async () => ({ ok: true }));
+ */
+export const rampartPlugin = Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'rampart',
+  [Symbol.for('plugin-meta')]: { name: 'rampart', fastify: '5.x' },
+});

@@ -1,0 +1,237 @@
+/**
+ * Rampart for Hono 4: each middleware builds the request view, runs one policy step and
+ * writes its decision. No security logic lives here; it is all in `createRampart`.
+ *
+ * The client address is the socket peer: on Node (`@hono/node-server`) it is read from
+ * `c.env.incoming`; on other runtimes pass `peerAddress`.
+ *
+ * @example
+ * import { Hono } from 'hono';
+ * import { createHonoRampart, type RampartEnv } from 'rampart/hono';
+ *
+ * const security = createHonoRampart({ jwt: { secret, issuer, audience } });
+ * const app = new Hono<RampartEnv>();
+ * app.use(security.securityHeaders(), security.apiLimiter);
+ * app.get('/api/protected', security.authenticateToken, (c) => c.json({ user: c.get('principal') }));
+ * app.notFound(security.notFound);
+ * app.onError(security.errorHandler);
+ */
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
+import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
+import type { CorsOptions } from '../../http/cors.ts';
+import type { HttpAnswer } from '../../http/problem.ts';
+import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
+import type { Principal } from '../../policy/principal.ts';
+import {
+  type AuthDecision,
+  type AuthenticateOptions,
+  createRampart,
+  type Decision,
+  isRampart,
+  type Rampart,
+  type RampartOptions,
+  type RateLimitRule,
+  type RequestView,
+  type Step,
+  type ValidatedParts,
+  type ValidateSchemas,
+} from '../../policy/rampart.ts';
+import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
+
+/** The context variables Rampart sets: `c.get('principal')`, `c.get('validated')`, `c.get('body')`. */
+export interface RampartVariables {
+  principal: Principal | undefined;
+  validated: ValidatedParts | undefined;
+  /** The JSON body as read by Rampart (before validation). */
+  body: unknown;
+}
+
+/** Use as `new Hono<RampartEnv>()` for typed `c.get('principal')`. */
+export type RampartEnv = { Variables: RampartVariables };
+
+type Middleware = MiddlewareHandler<RampartEnv>;
+
+/** The middleware of one policy, under the tutorial's names. */
+export interface HonoRampart {
+  readonly policy: Rampart;
+  /** Requires a JWT bearer token; sets `c.get('principal')`. */
+  readonly authenticateToken: Middleware;
+  authenticate(options?: AuthenticateOptions): Middleware;
+  /** Requires an API key holding `permission`. */
+  validateApiKey(permission?: string | readonly string[]): Middleware;
+  /** 100 requests per 15 minutes per client. */
+  readonly apiLimiter: Middleware;
+  /** 5 requests per hour per client. */
+  readonly sensitiveLimiter: Middleware;
+  rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): Middleware;
+  /** Reads and validates the JSON body with any Standard Schema: `c.get('validated').body`. */
+  validateUserInput(schema: StandardSchemaV1): Middleware;
+  validate(schemas: ValidateSchemas): Middleware;
+  cors(options?: CorsOptions): Middleware;
+  securityHeaders(options?: SecurityHeadersOptions): Middleware;
+  /** Reads a JSON body into `c.get('body')` (size, depth, `__proto__` and media type checked). */
+  jsonBody(): Middleware;
+  /** For `app.notFound`. */
+  readonly notFound: NotFoundHandler<RampartEnv>;
+  /** For `app.onError`. */
+  readonly errorHandler: ErrorHandler<RampartEnv>;
+}
+
+/** Options of {@link createHonoRampart} besides the policy. */
+export interface HonoRampartOptions {
+  /** The socket peer's address; default `c.env.incoming.socket.remoteAddress` (@hono/node-server). */
+  peerAddress?: (c: Context) => string | undefined;
+}
+
+const nodePeer = (c: Context): string | undefined =>
+  (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+    ?.remoteAddress;
+
+function send(c: Context, answer: HttpAnswer): Response {
+  if (answer.body === undefined) return c.body(null, answer.status as StatusCode, answer.headers);
+  return c.body(JSON.stringify(answer.body), answer.status as ContentfulStatusCode, answer.headers);
+}
+
+function setHeaders(c: Context, headers: Readonly<Record<string, string>>): void {
+  for (const name in headers) c.header(name, headers[name]!);
+}
+
+/**
+ * Hono middleware for one policy: pass `createRampart()`'s result, or its options.
+ * @throws TypeError naming the field when the options are wrong (see `createRampart`).
+ * @example
+ * const security = createHonoRampart(createRampart({ apiKeys: verifier }), { peerAddress: (c) => c.req.header('cf-connecting-ip') });
+ */
+export function createHonoRampart(
+  policy: Rampart | RampartOptions,
+  options: HonoRampartOptions = {},
+): HonoRampart {
+  const rampart = isRampart(policy) ? policy : createRampart(policy);
+  const peerAddress = options.peerAddress ?? nodePeer;
+  const views = new WeakMap<Context, RequestView>();
+  const bodiesRead = new WeakSet<Context>();
+
+  const viewOf = (c: Context<RampartEnv>): RequestView => {
+    let view = views.get(c);
+    if (view === undefined) {
+      const url = c.req.url;
+      const q = url.indexOf('?');
+      view = {
+        method: c.req.method,
+        path: c.req.path,
+        get route() {
+          // A middleware mounted on `*` reports its own pattern, which names no route.
+          const route = c.req.routePath;
+          return route.includes('*') ? undefined : route;
+        },
+        headers: (name) => c.req.header(name),
+        query: q < 0 ? undefined : url.slice(q + 1),
+        ip: peerAddress(c) ?? '',
+        get body() {
+          return c.get('body');
+        },
+        get params() {
+          return c.req.param() as Record<string, string>;
+        },
+      };
+      views.set(c, view);
+    }
+    return view;
+  };
+  const readBody = async (c: Context<RampartEnv>): Promise<Response | undefined> => {
+    if (bodiesRead.has(c)) return undefined;
+    bodiesRead.add(c);
+    const decision = await rampart.readJson(
+      {
+        contentType: c.req.header('content-type'),
+        contentLength: c.req.header('content-length'),
+        transferEncoding: c.req.header('transfer-encoding'),
+        body: c.req.raw.body as AsyncIterable<Uint8Array> | null,
+      },
+      viewOf(c),
+    );
+    if (!decision.ok) return send(c, decision.answer);
+    c.set('body', decision.value);
+    return undefined;
+  };
+  const guard =
+    (step: Step<AuthDecision>): Middleware =>
+    async (c, next) => {
+      const view = viewOf(c);
+      const decision = await step(view);
+      if (!decision.ok) return send(c, decision.answer);
+      view.principal = decision.principal;
+      c.set('principal', decision.principal);
+      await next();
+    };
+  const limit =
+    (step: Step<Decision>): Middleware =>
+    async (c, next) => {
+      const decision = await step(viewOf(c));
+      if (!decision.ok) return send(c, decision.answer);
+      setHeaders(c, decision.headers);
+      await next();
+    };
+  const check = (schemas: ValidateSchemas): Middleware => {
+    const step = rampart.validate(schemas);
+    return async (c, next) => {
+      const refused = schemas.body === undefined ? undefined : await readBody(c);
+      if (refused !== undefined) return refused;
+      const decision = await step(viewOf(c));
+      if (!decision.ok) return send(c, decision.answer);
+      c.set('validated', decision.value);
+      await next();
+    };
+  };
+  const memo = new Map<string, Middleware>();
+  const once = (key: string, make: () => Middleware) => {
+    let made = memo.get(key);
+    if (made === undefined) {
+      made = make();
+      memo.set(key, made);
+    }
+    return made;
+  };
+
+  return {
+    policy: rampart,
+    get authenticateToken() {
+      return once('authenticateToken', () => guard(rampart.authenticateToken));
+    },
+    authenticate: (authOptions) => guard(rampart.authenticate(authOptions)),
+    validateApiKey: (permission) => guard(rampart.validateApiKey(permission)),
+    get apiLimiter() {
+      return once('apiLimiter', () => limit(rampart.apiLimiter));
+    },
+    get sensitiveLimiter() {
+      return once('sensitiveLimiter', () => limit(rampart.sensitiveLimiter));
+    },
+    rateLimit: (rules) => limit(rampart.rateLimit(rules)),
+    validateUserInput: (schema) => check({ body: schema }),
+    validate: check,
+    cors(corsOptions) {
+      const step = rampart.cors(corsOptions);
+      return async (c, next) => {
+        const decision = step(viewOf(c));
+        if (!decision.ok) return send(c, decision.answer);
+        setHeaders(c, decision.headers);
+        await next();
+      };
+    },
+    securityHeaders(headerOptions) {
+      const headers = rampart.securityHeaders(headerOptions);
+      return async (c, next) => {
+        await next();
+        // After the handler (and onError) made the response, so every answer carries them.
+        for (const name in headers) c.res.headers.set(name, headers[name]!);
+      };
+    },
+    jsonBody: () => async (c, next) => {
+      const refused = await readBody(c);
+      if (refused !== undefined) return refused;
+      await next();
+    },
+    notFound: (c) => send(c, rampart.notFound(viewOf(c))),
+    errorHandler: (error, c) => send(c, rampart.errorAnswer(error, viewOf(c))),
+  };
+}

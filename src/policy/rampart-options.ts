@@ -1,0 +1,419 @@
+/**
+ * The options of `createRampart` and their checks, done once at creation: every wrong field is
+ * a `TypeError` that names it (`jwt.secret: …`, `apiKeys.prefixes[0]: …`), and the token and
+ * API key verifiers are built here from the domain factories.
+ */
+import { DEFAULT_API_KEY_PREFIX, isValidApiKeyPrefix } from '../api-keys/format.ts';
+import type { KeyHasher } from '../api-keys/hashing.ts';
+import type { ApiKeyRecord } from '../api-keys/record.ts';
+import { type ApiKeyVerifierOptions, createApiKeyVerifier } from '../api-keys/verifier.ts';
+import type { KeyDecision } from '../api-keys/verify.ts';
+import type { ForwardingHeader } from '../http/client-ip.ts';
+import type { CorsOptions } from '../http/cors.ts';
+import type { SecurityHeadersOptions } from '../http/security-headers.ts';
+import { type Duration, parseDuration } from '../lib/duration.ts';
+import type { Awaitable, Clock } from '../lib/types.ts';
+import type { RateLimitRuleOptions } from '../rate-limit/rules.ts';
+import type { RateLimitStore } from '../rate-limit/store.ts';
+import type { AuditEventType, AuditOutcome } from '../storage/types.ts';
+import {
+  type AccessTokenClaims,
+  type AccessTokenIssuer,
+  type AccessTokenResult,
+  createAccessTokenIssuer,
+  createAccessTokenVerifier,
+} from '../tokens/access-token.ts';
+import {
+  createKeyRing,
+  hs256SigningKey,
+  type KeyRing,
+  MIN_HS256_SECRET_BYTES,
+  type SigningAlgorithm,
+} from '../tokens/signing-keys.ts';
+import type { JsonBodyOptions } from './json-request.ts';
+import { type PublicKeySet, verificationRing } from './jwks-ring.ts';
+
+/** JWT bearer tokens (RFC 6750, RFC 9068 profile), verified by `src/tokens`. Give exactly one of `secret`, `jwks`, `ring`. */
+export interface JwtOptions {
+  /**
+   * An HS256 shared secret, at least 32 bytes. Rampart can then also issue tokens
+   * (`issueAccessToken`). Only for setups where every verifier may hold the signing secret.
+   */
+  secret?: string | Uint8Array;
+  /**
+   * Another issuer's public keys (a JWKS document, RFC 7517). Each key needs `kid` and `alg`
+   * (EdDSA, ES256 or RS256). Keys are given, never fetched: nothing a token names is looked up.
+   */
+  jwks?: PublicKeySet;
+  /** A key ring (Rampart server's keys, `createKeyRing`), or a getter of the current one. */
+  ring?: KeyRing | (() => KeyRing);
+  /** The exact `iss` required. */
+  issuer: string;
+  /** The `aud` (or one of them) this API answers to. */
+  audience: string | readonly string[];
+  /**
+   * The algorithms accepted; a token's own `alg` never widens the list (RFC 8725 §3.1).
+   * Default: the algorithms of the configured keys (`['HS256']` for a secret).
+   */
+  algorithms?: readonly SigningAlgorithm[];
+  /** Lifetime of tokens from `issueAccessToken` with a `secret`: `'15m'` or ms; default `'15m'`. */
+  accessTtl?: Duration | number;
+  /** Clock skew allowed on `exp`, `nbf`, `iat`, seconds 0–300; default 5. */
+  clockToleranceSec?: number;
+  /**
+   * Cache of verified tokens (an LRU keyed on the whole token, never past `exp`); default
+   * `{ max: 10_000 }`. `false` verifies every signature every time.
+   */
+  cache?: { max: number } | false;
+  /** Revocation check run on every verification (a `jti` deny-list); its errors propagate. */
+  isRevoked?: (claims: Readonly<AccessTokenClaims>) => Awaitable<boolean>;
+}
+
+/** The store lookup `createRampart` builds an API key verifier on. */
+export interface ApiKeyLookup {
+  /** The record whose `hash` is one of `hashes` (the hasher's candidates). May throw when down (503). */
+  findByHash(hashes: readonly string[]): Awaitable<ApiKeyRecord | null | undefined>;
+}
+
+/**
+ * API keys (`x-api-key: <key>`, or `Authorization: Bearer <key>` recognised by prefix). Give a
+ * `verify` (Rampart's `createApiKeyVerifier()` object fits as is), or a `store` and a `hasher`.
+ */
+export interface ApiKeysOptions {
+  /** Verifies a presented key; `options.scope` lists the scopes the route needs. */
+  verify?: (key: string, options: { scope?: readonly string[] }) => Awaitable<KeyDecision>;
+  /** With `hasher`: Rampart builds the verifier (`createApiKeyVerifier`) on this lookup. */
+  store?: ApiKeyLookup;
+  /** The keyed hasher of the stored keys (`createKeyHasher`). */
+  hasher?: KeyHasher;
+  /** Key prefixes; default `['rk_live_']`. A Bearer value with one of them is taken for a key. */
+  prefixes?: readonly string[];
+  /** Store mode only: accept the tutorial's 64-hex keys (needs a hasher with `legacySha256`). Default false. */
+  acceptLegacyKeys?: boolean;
+  /** Store mode only: a verification cache (`createVerificationCache`); default none. */
+  cache?: ApiKeyVerifierOptions['cache'];
+  /** Store mode only: told of each valid use (`createLastUsedBatcher`). */
+  lastUsed?: ApiKeyVerifierOptions['lastUsed'];
+  /** Store mode only: the per-key limit of keys that have one. */
+  checkRateLimit?: ApiKeyVerifierOptions['checkRateLimit'];
+  /** Store mode only: spends credits of keys that have them. */
+  consumeCredits?: ApiKeyVerifierOptions['consumeCredits'];
+}
+
+/** A rate-limit rule as `rateLimit()` takes it: the limiter's rule (`name`, `limit`, `window`, `key`, …). */
+export type RateLimitRule = RateLimitRuleOptions;
+
+/** Rate limiting: where counters live and the two tutorial limiters. */
+export interface RampartRateLimitOptions {
+  /**
+   * Where counters live: `memoryRateLimitStore()` (the default, per process) or a shared one
+   * (`redisRateLimitStore({ client })`, or your own `RateLimitStore`). Rampart closes only the
+   * store it made.
+   */
+  store?: RateLimitStore;
+  /** `apiLimiter`: merged over `{ name: 'api', limit: 100, window: '15m' }` (the tutorial's). */
+  api?: Partial<RateLimitRule>;
+  /** `sensitiveLimiter`: merged over `{ name: 'sensitive', limit: 5, window: '1h' }`. */
+  sensitive?: Partial<RateLimitRule>;
+  /** A store call with no answer after this many ms is a failure; default 100. */
+  storeTimeoutMs?: number;
+  /** The IPv6 prefix that forms an `'ip'` key, 32–128; default 64. */
+  ipv6Prefix?: number;
+}
+
+/**
+ * Failed authentications per client address: past the limit, credentials from that address
+ * are refused (the same 401) before any verification, so a flood of invented tokens or keys
+ * costs one counter read each.
+ */
+export interface AuthFailureOptions {
+  /** Failures allowed per window; default 30. */
+  limit?: number;
+  /** `'15m'` or ms; default `'15m'`. */
+  window?: Duration | number;
+  /**
+   * Where failures are counted; default a memory store of this process, so the check adds no
+   * network round trip to an authenticated request. Give the shared store to count across instances.
+   */
+  store?: RateLimitStore;
+}
+
+/** A security event (OWASP logging vocabulary). Never carries a token, key or password. */
+export interface SecurityEvent {
+  type: AuditEventType;
+  outcome: AuditOutcome;
+  /** Epoch ms. */
+  at: number;
+  ip?: string;
+  /** The user id or key id. */
+  actor?: string;
+  requestId?: string;
+  detail: Record<string, unknown>;
+}
+
+/** Options of {@link createRampart}. Every field is checked at creation. */
+export interface RampartOptions {
+  jwt?: JwtOptions;
+  apiKeys?: ApiKeysOptions;
+  rateLimit?: RampartRateLimitOptions;
+  /** Default `{ limit: 30, window: '15m' }`; `false` turns the check off. */
+  authFailures?: AuthFailureOptions | false;
+  /** The default policy of `cors()`. */
+  cors?: CorsOptions;
+  /** The default of `securityHeaders()`; default `{ https: false }` (no HSTS). */
+  securityHeaders?: SecurityHeadersOptions;
+  /** Proxies whose forwarding header is believed (CIDRs, `'loopback'`, `'private'`); default none. */
+  trustProxy?: readonly string[];
+  /** The one forwarding header the proxy sets; default `'x-forwarded-for'`. */
+  clientIpHeader?: ForwardingHeader;
+  /** JSON body reading: `limitBytes` (default 100 KiB), `maxDepth` (default 32). */
+  json?: JsonBodyOptions;
+  /** Told of each security event; a hook that throws is reported, never fails a request. */
+  onEvent?: (event: SecurityEvent) => void;
+  /** Told of each error answered 5xx (to log it: the client sees no detail). Default `console.error`. */
+  onError?: (error: unknown) => void;
+  /** The clock, epoch ms; default `Date.now`. */
+  now?: Clock;
+}
+
+/** Which credentials an authentication step takes. */
+export const OPTION_KEYS = new Set([
+  'jwt',
+  'apiKeys',
+  'rateLimit',
+  'authFailures',
+  'cors',
+  'securityHeaders',
+  'trustProxy',
+  'clientIpHeader',
+  'json',
+  'onEvent',
+  'onError',
+  'now',
+]);
+export const JWT_KEYS = new Set([
+  'secret',
+  'jwks',
+  'ring',
+  'issuer',
+  'audience',
+  'algorithms',
+  'accessTtl',
+  'clockToleranceSec',
+  'cache',
+  'isRevoked',
+]);
+export const API_KEYS_KEYS = new Set([
+  'verify',
+  'store',
+  'hasher',
+  'prefixes',
+  'acceptLegacyKeys',
+  'cache',
+  'lastUsed',
+  'checkRateLimit',
+  'consumeCredits',
+]);
+export const RATE_LIMIT_KEYS = new Set(['store', 'api', 'sensitive', 'storeTimeoutMs', 'ipv6Prefix']);
+export const AUTH_FAILURE_KEYS = new Set(['limit', 'window', 'store']);
+
+/** The defaults, as data. */
+export const RAMPART_DEFAULTS = Object.freeze({
+  apiLimiter: Object.freeze({ name: 'api', limit: 100, window: '15m' } as const),
+  sensitiveLimiter: Object.freeze({ name: 'sensitive', limit: 5, window: '1h' } as const),
+  authFailures: Object.freeze({ limit: 30, window: '15m' } as const),
+  accessTtl: '15m',
+  tokenCache: Object.freeze({ max: 10_000 }),
+  securityHeaders: Object.freeze({ https: false }),
+});
+
+/** A plain boolean on purpose: a type guard would narrow typed options to `Record<string, unknown>`. */
+export function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function record(value: unknown): Record<string, unknown> {
+  return value as Record<string, unknown>;
+}
+
+export function knownKeys(value: object, keys: ReadonlySet<string>, field: string): void {
+  for (const key of Object.keys(value)) {
+    // A misspelt option silently ignored would be a silent hole (`isRevokd`, `scope`).
+    if (!keys.has(key))
+      throw new TypeError(`${field}.${key}: unknown option; expected one of ${[...keys].join(', ')}`);
+  }
+}
+
+/** Runs a domain factory, naming the options field in its TypeError (`rules[0].window` → `rateLimit.api.window`). */
+export function within<T>(field: string, make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof TypeError && !error.message.startsWith(`${field}.`)) {
+      const message = error.message.replace(/^(options|tokens|apiKeyVerifier)(\.|(?=:))/, '');
+      throw new TypeError(`${field}${message.startsWith(':') ? '' : '.'}${message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+export function optionalFunction<T>(value: T | undefined, field: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function')
+    throw new TypeError(`${field}: expected a function`);
+  return value;
+}
+
+export function stringList(value: unknown, field: string): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '')) {
+    throw new TypeError(`${field}: expected an array of non-empty strings`);
+  }
+  return Object.freeze([...value]);
+}
+
+export interface TokenSetup {
+  verify: (token: string) => Promise<AccessTokenResult>;
+  issuer: AccessTokenIssuer | undefined;
+}
+
+export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
+  if (!isObject(jwt)) throw new TypeError('jwt: expected an options object');
+  knownKeys(jwt, JWT_KEYS, 'jwt');
+  const sources = (['secret', 'jwks', 'ring'] as const).filter((k) => jwt[k] !== undefined);
+  if (sources.length !== 1) {
+    throw new TypeError(
+      `jwt: give exactly one of secret (HS256), jwks (public keys) or ring, got ${sources.length === 0 ? 'none' : sources.join(' and ')}`,
+    );
+  }
+  if (typeof jwt.issuer !== 'string' || jwt.issuer === '') {
+    // Strict claims: an API that does not pin its issuer takes tokens minted for anyone's.
+    throw new TypeError('jwt.issuer: required, the exact "iss" your tokens carry');
+  }
+  const audience = jwt.audience;
+  if (
+    !(typeof audience === 'string' && audience !== '') &&
+    !(
+      Array.isArray(audience) &&
+      audience.length > 0 &&
+      audience.every((a) => typeof a === 'string' && a !== '')
+    )
+  ) {
+    throw new TypeError('jwt.audience: required, the "aud" (or list of them) this API answers to');
+  }
+  let ring: KeyRing | (() => KeyRing);
+  let algorithms: readonly SigningAlgorithm[];
+  let signing: KeyRing | (() => KeyRing) | undefined;
+  if (jwt.secret !== undefined) {
+    const secret = jwt.secret;
+    const bytes =
+      typeof secret === 'string'
+        ? Buffer.byteLength(secret, 'utf8')
+        : secret instanceof Uint8Array
+          ? secret.length
+          : -1;
+    if (bytes < 0) throw new TypeError('jwt.secret: expected a string or bytes');
+    if (bytes < MIN_HS256_SECRET_BYTES) {
+      // The length is safe to say; the secret is not.
+      throw new TypeError(
+        `jwt.secret: must be at least ${MIN_HS256_SECRET_BYTES} bytes (RFC 7518 §3.2), got ${bytes}`,
+      );
+    }
+    const accessTtlMs = parseDuration(jwt.accessTtl ?? RAMPART_DEFAULTS.accessTtl, 'jwt.accessTtl');
+    if (accessTtlMs < 1000) throw new TypeError('jwt.accessTtl: expected at least 1 second');
+    ring = within('jwt', () => createKeyRing({ keys: [hs256SigningKey({ secret, now })], accessTtlMs, now }));
+    algorithms = ['HS256'];
+    signing = ring;
+  } else if (jwt.jwks !== undefined) {
+    const made = verificationRing(jwt.jwks, 'jwt.jwks');
+    ring = made.ring;
+    algorithms = made.algorithms;
+  } else {
+    const given = jwt.ring!;
+    if (typeof given !== 'function' && (!isObject(given) || typeof given.verificationKey !== 'function')) {
+      throw new TypeError('jwt.ring: expected a key ring (createKeyRing) or a function returning one');
+    }
+    ring = given;
+    signing = given;
+    const current = typeof given === 'function' ? given() : given;
+    algorithms = [...new Set(current.verificationKeys().map((key) => key.alg))];
+  }
+  if (jwt.algorithms !== undefined) algorithms = jwt.algorithms;
+  const verifier = within('jwt', () =>
+    createAccessTokenVerifier({
+      ring,
+      issuer: jwt.issuer,
+      audience,
+      algorithms,
+      ...(jwt.clockToleranceSec !== undefined ? { clockToleranceSec: jwt.clockToleranceSec } : {}),
+      cache: jwt.cache ?? RAMPART_DEFAULTS.tokenCache,
+      ...(jwt.isRevoked !== undefined ? { isRevoked: jwt.isRevoked } : {}),
+      now,
+    }),
+  );
+  const issuer =
+    signing === undefined
+      ? undefined
+      : within('jwt', () => createAccessTokenIssuer({ ring: signing, issuer: jwt.issuer, audience, now }));
+  return { verify: (token) => verifier.verify(token), issuer };
+}
+
+export interface KeySetup {
+  verify: (key: string, options: { scope?: readonly string[] }) => Awaitable<KeyDecision>;
+  prefixes: readonly string[];
+}
+
+export function setupApiKeys(apiKeys: ApiKeysOptions, now: Clock): KeySetup {
+  if (!isObject(apiKeys)) throw new TypeError('apiKeys: expected an options object');
+  // A verifier object (createApiKeyVerifier) is accepted as is: it is `{ verify }`.
+  knownKeys(apiKeys, API_KEYS_KEYS, 'apiKeys');
+  const prefixes = stringList(apiKeys.prefixes, 'apiKeys.prefixes') ?? [DEFAULT_API_KEY_PREFIX];
+  if (prefixes.length === 0) throw new TypeError('apiKeys.prefixes: expected at least one prefix');
+  prefixes.forEach((prefix, i) => {
+    if (!isValidApiKeyPrefix(prefix)) {
+      throw new TypeError(
+        `apiKeys.prefixes[${i}]: not a valid key prefix (like "rk_live_"): ${JSON.stringify(prefix)}`,
+      );
+    }
+  });
+  if (apiKeys.verify !== undefined) {
+    if (typeof apiKeys.verify !== 'function') throw new TypeError('apiKeys.verify: expected a function');
+    for (const field of [
+      'store',
+      'hasher',
+      'acceptLegacyKeys',
+      'cache',
+      'lastUsed',
+      'checkRateLimit',
+      'consumeCredits',
+    ] as const) {
+      if (apiKeys[field] !== undefined) {
+        throw new TypeError(`apiKeys.${field}: only with apiKeys.store; your verify function does this part`);
+      }
+    }
+    const verify = apiKeys.verify;
+    return { verify: (key, options) => verify.call(apiKeys, key, options), prefixes };
+  }
+  const store = apiKeys.store;
+  if (store === undefined || !isObject(store) || typeof store.findByHash !== 'function') {
+    throw new TypeError('apiKeys: give verify(key, { scope }), or store ({ findByHash }) and hasher');
+  }
+  const verifier = within('apiKeys', () =>
+    createApiKeyVerifier({
+      hasher: apiKeys.hasher as KeyHasher,
+      findByHash: (hashes) => store.findByHash(hashes),
+      prefixes,
+      ...(apiKeys.acceptLegacyKeys !== undefined ? { acceptLegacyKeys: apiKeys.acceptLegacyKeys } : {}),
+      ...(apiKeys.cache !== undefined ? { cache: apiKeys.cache } : {}),
+      ...(apiKeys.lastUsed !== undefined ? { lastUsed: apiKeys.lastUsed } : {}),
+      ...(apiKeys.checkRateLimit !== undefined ? { checkRateLimit: apiKeys.checkRateLimit } : {}),
+      ...(apiKeys.consumeCredits !== undefined ? { consumeCredits: apiKeys.consumeCredits } : {}),
+      now,
+    }),
+  );
+  return {
+    verify: (key, options) => verifier.verify(key, options.scope ? { scope: options.scope } : {}),
+    prefixes,
+  };
+}

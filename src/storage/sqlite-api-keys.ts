@@ -1,0 +1,172 @@
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { ApiKeyCredits, ApiKeyRecord } from '../api-keys/record.ts';
+import { applyCredits } from '../api-keys/verify.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { transaction } from './sqlite-transaction.ts';
+import type { ApiKeyStore } from './types.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+const num = (v: SQLInputValue): number | null => (v === null ? null : Number(v));
+
+function toCredits(row: Row): ApiKeyCredits | null {
+  if (row.credits_remaining === null) return null;
+  const credits: ApiKeyCredits = { remaining: Number(row.credits_remaining) };
+  if (row.refill_amount !== null) {
+    credits.refill = {
+      amount: Number(row.refill_amount),
+      intervalMs: Number(row.refill_interval_ms),
+      lastRefillAt: Number(row.refill_last_at),
+      ...(row.refill_max !== null ? { max: Number(row.refill_max) } : {}),
+    };
+  }
+  return credits;
+}
+
+function toKey(row: Row | undefined): ApiKeyRecord | undefined {
+  if (!row) return undefined;
+  return {
+    id: String(row.id),
+    hash: String(row.hash),
+    hint: String(row.hint),
+    prefix: String(row.prefix),
+    name: String(row.name),
+    ownerId: row.owner_id === null ? null : String(row.owner_id),
+    scopes: JSON.parse(String(row.scopes)),
+    createdAt: Number(row.created_at),
+    expiresAt: num(row.expires_at),
+    lastUsedAt: num(row.last_used_at),
+    revokedAt: num(row.revoked_at),
+    metadata: JSON.parse(String(row.metadata)),
+    credits: toCredits(row),
+    rateLimit:
+      row.rate_limit === null ? null : { limit: Number(row.rate_limit), windowMs: Number(row.rate_window_ms) },
+    rotatedFrom: row.rotated_from === null ? null : String(row.rotated_from),
+  };
+}
+
+/** Thrown inside a transaction to roll it back when a compare-and-set fails. */
+class Conflict extends Error {}
+
+/** API keys on SQLite; see `ApiKeyStore` for what is atomic. */
+export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
+  const insert = db.prepare(
+    `INSERT INTO api_keys (id, hash, hint, prefix, name, owner_id, scopes, created_at, expires_at, last_used_at,
+       revoked_at, metadata, credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max,
+       rate_limit, rate_window_ms, rotated_from)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const scheduleEnd = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS ?');
+  const byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
+  const update = db.prepare(
+    `UPDATE api_keys SET
+       revoked_at = CASE WHEN :revokedAt IS NULL THEN revoked_at
+                         WHEN revoked_at IS NULL OR revoked_at > :revokedAt THEN :revokedAt
+                         ELSE revoked_at END,
+       hash = COALESCE(:hash, hash)
+     WHERE id = :id RETURNING *`,
+  );
+  const touch = db.prepare(
+    'UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?',
+  );
+  const credits = db.prepare(
+    'SELECT credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max FROM api_keys WHERE id = ?',
+  );
+  const setCredits = db.prepare('UPDATE api_keys SET credits_remaining = ?, refill_last_at = ? WHERE id = ?');
+
+  const add = (r: ApiKeyRecord): boolean =>
+    insert.run(
+      r.id,
+      r.hash,
+      r.hint,
+      r.prefix,
+      r.name,
+      r.ownerId,
+      JSON.stringify(r.scopes),
+      r.createdAt,
+      r.expiresAt,
+      r.lastUsedAt,
+      r.revokedAt,
+      JSON.stringify(r.metadata),
+      r.credits?.remaining ?? null,
+      r.credits?.refill?.amount ?? null,
+      r.credits?.refill?.intervalMs ?? null,
+      r.credits?.refill?.lastRefillAt ?? null,
+      r.credits?.refill?.max ?? null,
+      r.rateLimit?.limit ?? null,
+      r.rateLimit?.windowMs ?? null,
+      r.rotatedFrom ?? null,
+    ).changes === 1;
+
+  return {
+    insert(record, replaces) {
+      if (replaces === undefined) return add(record);
+      try {
+        return transaction(db, () => {
+          if (!add(record)) return false;
+          const moved = scheduleEnd.run(replaces.revokedAt, replaces.id, replaces.expectedRevokedAt);
+          if (moved.changes !== 1) throw new Conflict();
+          return true;
+        });
+      } catch (error) {
+        if (error instanceof Conflict) return false;
+        throw error;
+      }
+    },
+    findByHash(hashes) {
+      if (hashes.length === 0) return undefined;
+      const sql = `SELECT * FROM api_keys WHERE hash IN (${hashes.map(() => '?').join(', ')}) LIMIT 1`;
+      return toKey(db.prepare(sql).get(...hashes) as Row | undefined);
+    },
+    get: (id) => toKey(byId.get(id) as Row | undefined),
+    list(query) {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (query.ownerId === null) where.push('owner_id IS NULL');
+      else if (query.ownerId !== undefined) where.push('owner_id = ?') && params.push(query.ownerId);
+      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (cursor) {
+        where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+        params.push(cursor.at, cursor.at, cursor.id);
+      }
+      const sql = `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT ?`;
+      const rows = db.prepare(sql).all(...params, query.limit + 1) as Row[];
+      const keys = rows.slice(0, query.limit).map((row) => toKey(row)!);
+      const last = keys.at(-1);
+      return {
+        keys,
+        nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    },
+    update(id, patch) {
+      const row = update.get({ id, revokedAt: patch.revokedAt ?? null, hash: patch.hash ?? null }) as
+        | Row
+        | undefined;
+      return toKey(row);
+    },
+    touchMany(entries) {
+      if (entries.size === 0) return;
+      transaction(db, () => {
+        for (const [id, at] of entries) touch.run(at, id);
+      });
+    },
+    spendCredits(id, cost, now) {
+      return transaction(db, () => {
+        const row = credits.get(id) as Row | undefined;
+        if (!row) return undefined;
+        const current = toCredits(row);
+        if (current === null) return { allowed: true, remaining: null };
+        const outcome = applyCredits(current, now, cost);
+        const next = outcome.credits!;
+        if (
+          next.remaining !== current.remaining ||
+          next.refill?.lastRefillAt !== current.refill?.lastRefillAt
+        ) {
+          setCredits.run(next.remaining, next.refill?.lastRefillAt ?? null, id);
+        }
+        return { allowed: outcome.allowed, remaining: next.remaining };
+      });
+    },
+  };
+}
