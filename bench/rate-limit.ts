@@ -64,7 +64,9 @@ const sliding = rateRule({ algorithm: 'sliding-window', limit: 1_000_000, window
 const rules: Record<string, RateRule> = {
   'sliding-window': sliding,
   'fixed-window': rateRule({ algorithm: 'fixed-window', limit: 1_000_000, windowMs: 900_000 }),
-  gcra: rateRule({ algorithm: 'gcra', limit: 1_000_000, windowMs: 900_000 }),
+  // GCRA state lives only as long as its debt: at 1,000,000 per 15 minutes it would expire within
+  // a millisecond and every call would take the new-key path; 10,000 per day keeps it alive.
+  gcra: rateRule({ algorithm: 'gcra', limit: 10_000, windowMs: 86_400_000 }),
 };
 // Memory per key: the default rule's shape (100 per 15 minutes), so state lives as it would.
 const sized: Record<string, RateRule> = {

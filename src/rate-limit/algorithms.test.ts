@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { decide, type RateRule, type RateState, rateRule, type SlidingWindowState } from './algorithms.ts';
 
 /** A small deterministic PRNG (mulberry32): property tests that replay the same way every run. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

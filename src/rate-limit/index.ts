@@ -1,6 +1,9 @@
 /**
  * Rate limiting: pure algorithms, stores that run them (memory, Redis), and a framework-free
  * limiter with route rules, failure policies, refusal tracking and the IETF RateLimit headers.
+ *
+ * The store contract suite (`store-contract.ts`) is not exported here: it imports `node:test`.
+ * A custom store's tests import it by path.
  */
 export type {
   Algorithm,
@@ -58,5 +61,3 @@ export type {
 } from './rules.ts';
 export { bodyEmailKey, compileRule, defaultRateLimitRules, RATE_LIMIT_RULE_DEFAULTS } from './rules.ts';
 export type { RateLimitStore } from './store.ts';
-export type { MakeRateLimitStore } from './store-contract.ts';
-export { runStoreContract } from './store-contract.ts';

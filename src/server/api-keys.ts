@@ -5,8 +5,18 @@
  * Redis pub/sub. The key logic itself lives in `src/api-keys/`; this file wires it to storage,
  * files, Redis and the clock.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import {
@@ -30,10 +40,14 @@ import {
   type VerifyApiKeyOptions,
 } from '../api-keys/index.ts';
 import { isId, newId } from '../lib/ids.ts';
-import { safeEqual } from '../lib/secret.ts';
 import type { Clock } from '../lib/types.ts';
 import type { Authenticator } from '../policy/authenticate.ts';
-import { memoryRateLimitStore, type RateLimitStore, redisClientOptions, redisRateLimitStore } from '../rate-limit/index.ts';
+import {
+  memoryRateLimitStore,
+  type RateLimitStore,
+  redisClientOptions,
+  redisRateLimitStore,
+} from '../rate-limit/index.ts';
 import type { Storage } from '../storage/types.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
 
@@ -43,6 +57,8 @@ export const INVALIDATION_CHANNEL = 'rampart:api-keys:invalidate';
 export const PEPPER_FILE = 'pepper';
 /** The name of the first-start admin key file in the data dir. */
 export const ADMIN_KEY_FILE = 'admin-key';
+/** Stands in for a presented key when a lookup finds nothing (see `findByHash`). Never matches. */
+const DECOY_KEY = `rk_live_${'0'.repeat(49)}`;
 /** Longest bootstrap key compared; longer text is not the bootstrap key (and costs no more hashing). */
 const MAX_BOOTSTRAP_KEY = 1024;
 
@@ -90,7 +106,8 @@ export function parsePeppers(text: string, where: string): Peppers {
   for (const entry of entries) {
     const match = VERSIONED.exec(entry);
     const version = match ? match[1]! : 'v1';
-    if (Object.hasOwn(peppers, version)) throw new ConfigError(`${where}: pepper version ${version} is listed twice`);
+    if (Object.hasOwn(peppers, version))
+      throw new ConfigError(`${where}: pepper version ${version} is listed twice`);
     peppers[version] = decodePepper(match ? match[2]! : entry, `${where} (${version})`);
     current ??= version;
   }
@@ -102,7 +119,11 @@ export function parsePeppers(text: string, where: string): Peppers {
  * Reads the peppers: `RAMPART_API_KEY_PEPPER` when set, else `<dataDir>/pepper`; undefined
  * when neither exists (see {@link createPepperFile}).
  */
-export function readPeppers(env: NodeJS.ProcessEnv, dataDir: string, warn?: (message: string) => void): Peppers | undefined {
+export function readPeppers(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  warn?: (message: string) => void,
+): Peppers | undefined {
   const fromEnv = env.RAMPART_API_KEY_PEPPER;
   if (fromEnv !== undefined && fromEnv.trim() !== '') return parsePeppers(fromEnv, 'RAMPART_API_KEY_PEPPER');
   const path = join(dataDir, PEPPER_FILE);
@@ -111,7 +132,9 @@ export function readPeppers(env: NodeJS.ProcessEnv, dataDir: string, warn?: (mes
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(`${path}: cannot read the pepper file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      `${path}: cannot read the pepper file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   if ((statSync(path).mode & 0o077) !== 0) {
     warn?.(`${path} is readable by other users; run: chmod 600 ${path}`);
@@ -191,7 +214,10 @@ export async function openKeyHasher(options: OpenKeyHasherOptions): Promise<KeyH
  * own connection.
  */
 export async function publishInvalidation(redisUrl: string, ids: readonly string[]): Promise<void> {
-  const client = new Redis(redisUrl, { ...redisClientOptions({ commandTimeoutMs: 1_000 }), lazyConnect: true });
+  const client = new Redis(redisUrl, {
+    ...redisClientOptions({ commandTimeoutMs: 1_000 }),
+    lazyConnect: true,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -226,7 +252,9 @@ async function connectInvalidation(
   const onError = (error: Error) => {
     if (downSince === undefined) {
       downSince = Date.now();
-      warn(`Redis connection lost (${error.message}); API key revocations reach other instances within the cache TTL until it is back`);
+      warn(
+        `Redis connection lost (${error.message}); API key revocations reach other instances within the cache TTL until it is back`,
+      );
     }
   };
   client.on('error', onError);
@@ -254,7 +282,9 @@ async function connectInvalidation(
       try {
         await client.publish(INVALIDATION_CHANNEL, id);
       } catch (error) {
-        warn(`could not publish an API key invalidation (${(error as Error).message}); other instances learn it within the cache TTL`);
+        warn(
+          `could not publish an API key invalidation (${(error as Error).message}); other instances learn it within the cache TTL`,
+        );
       }
     },
     async close() {
@@ -361,6 +391,29 @@ export interface ApiKeyService {
 }
 
 /**
+ * Rotates key `id` in the store: a new key with the same settings, and the old one's end
+ * moved to `now + gracePeriodMs`, in one compare-and-set (`CONFLICT` when another request
+ * changed the key meanwhile). The caller drops the old key from caches.
+ */
+export async function rotateStoredKey(
+  storage: Storage,
+  issuer: ApiKeyIssuer,
+  id: string,
+  gracePeriodMs: number,
+): Promise<RotateOutcome> {
+  const record = await storage.apiKeys.get(id);
+  if (record === undefined) return { ok: false, code: 'NOT_FOUND' };
+  const made = issuer.rotate(record, { gracePeriodMs });
+  if (!made.ok) return made;
+  const stored = await storage.apiKeys.insert(made.record, {
+    id,
+    expectedRevokedAt: record.revokedAt,
+    revokedAt: made.previous.revokedAt!,
+  });
+  return stored ? made : { ok: false, code: 'CONFLICT' };
+}
+
+/**
  * Creates the API key service of a server.
  *
  * @example
@@ -401,7 +454,11 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
     ? redisRateLimitStore({ client: redis.client, keyPrefix: 'rampart:apikey-rl:' })
     : undefined;
   const checkRateLimit = async (record: ApiKeyRecord, at: number) => {
-    const rule = { algorithm: 'sliding-window' as const, limit: record.rateLimit!.limit, windowMs: record.rateLimit!.windowMs };
+    const rule = {
+      algorithm: 'sliding-window' as const,
+      limit: record.rateLimit!.limit,
+      windowMs: record.rateLimit!.windowMs,
+    };
     let decision: { allowed: boolean; retryAfterMs: number } | undefined;
     if (sharedLimits) {
       try {
@@ -414,12 +471,34 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
     return { allowed: decision.allowed, retryAfterMs: decision.retryAfterMs };
   };
 
+  // A lookup that finds a row (a revoked or expired key) also reads and decodes it, and the
+  // verifier then checks the hash in constant time; a miss would skip both and answer ~10 µs
+  // sooner, telling a revoked key from an invented one on first sight. So a miss reads a decoy
+  // row (any key's, by id) and runs the same comparison against a decoy key.
+  let decoyId = (await storage.apiKeys.list({ limit: 1 })).keys[0]?.id;
   const findByHash = async (hashes: readonly string[]) => {
     const found = await storage.apiKeys.findByHash(hashes);
+    if (found === undefined) {
+      if (decoyId !== undefined) {
+        try {
+          // Not awaited: the decoy's answer is not needed, only the work of reading it.
+          const decoy = storage.apiKeys.get(decoyId);
+          if (decoy instanceof Promise) decoy.catch(() => {});
+        } catch {}
+      }
+      hasher.matches(hashes[0] ?? '', DECOY_KEY);
+      return found;
+    }
+    decoyId = found.id;
     // hashes[0] is the current pepper's: a row under an older pepper (or imported SHA-256) is
     // re-hashed on its first use, so the old pepper can be dropped once none remain.
     const current = hashes[0];
-    if (found !== undefined && current !== undefined && found.hash !== current && hashes.includes(found.hash)) {
+    if (
+      found !== undefined &&
+      current !== undefined &&
+      found.hash !== current &&
+      hashes.includes(found.hash)
+    ) {
       Promise.resolve(storage.apiKeys.update(found.id, { hash: current })).catch((error: unknown) =>
         warn(`could not re-hash API key ${found.id}: ${(error as Error).message}`),
       );
@@ -427,8 +506,24 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
     return found;
   };
 
+  // The bootstrap key is any text of 32+ characters: it fails the key format, so it is
+  // recognised by its HMAC (constant-time compare) and then looked up by hash like any key.
+  const bootstrapHash =
+    config.bootstrapAdminKey === undefined ? undefined : Buffer.from(hasher.hash(config.bootstrapAdminKey));
+  const isBootstrapKey = (text: unknown): boolean => {
+    if (bootstrapHash === undefined) return false;
+    const candidate = typeof text === 'string' && text.length <= MAX_BOOTSTRAP_KEY ? text : undefined;
+    // Exactly one HMAC whatever the text: the one the verifier's uniform timing would have paid
+    // for a refused format (it is switched off below when a bootstrap key is configured).
+    const mac = Buffer.from(hasher.hash(candidate ?? (typeof text === 'string' ? text.slice(0, 96) : '')));
+    return (
+      candidate !== undefined && mac.length === bootstrapHash.length && timingSafeEqual(mac, bootstrapHash)
+    );
+  };
+
   const verifier = createApiKeyVerifier({
     hasher,
+    uniformTiming: bootstrapHash === undefined,
     findByHash,
     prefixes: [config.apiKeys.prefix],
     acceptLegacyKeys: hasher.legacySha256,
@@ -438,17 +533,12 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
     consumeCredits: async (record, cost, at) => {
       const spent = await storage.apiKeys.spendCredits(record.id, cost, at);
       if (spent === undefined) return { allowed: false };
-      return spent.remaining === null ? { allowed: spent.allowed } : { allowed: spent.allowed, remaining: spent.remaining };
+      return spent.remaining === null
+        ? { allowed: spent.allowed }
+        : { allowed: spent.allowed, remaining: spent.remaining };
     },
     now,
   });
-
-  // The bootstrap key is any text of 32+ characters: it fails the key format, so it is
-  // recognised by its HMAC (constant-time compare) and then looked up by hash like any key.
-  const bootstrapHash =
-    config.bootstrapAdminKey === undefined ? undefined : hasher.hash(config.bootstrapAdminKey);
-  const isBootstrapKey = (text: string): boolean =>
-    bootstrapHash !== undefined && text.length <= MAX_BOOTSTRAP_KEY && safeEqual(hasher.hash(text), bootstrapHash);
 
   async function verifyBootstrap(key: string, verifyOptions: VerifyApiKeyOptions): Promise<KeyDecision> {
     const cacheKey = hasher.hash(key);
@@ -482,7 +572,9 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
       const existing = await storage.apiKeys.findByHash(hasher.candidates(bootstrapKey));
       if (existing !== undefined && hasher.matches(existing.hash, bootstrapKey)) {
         if (live(existing)) return { kind: 'env', keyId: existing.id, created: false };
-        warn('RAMPART_BOOTSTRAP_ADMIN_KEY was revoked and is not accepted; set a new value to bootstrap again');
+        warn(
+          'RAMPART_BOOTSTRAP_ADMIN_KEY was revoked and is not accepted; set a new value to bootstrap again',
+        );
       } else if (!adminExists) {
         const record: ApiKeyRecord = {
           id: newId('key'),
@@ -513,7 +605,12 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
     if (adminExists) return { kind: 'existing' };
 
     const path = join(config.dataDir, ADMIN_KEY_FILE);
-    const made = issuer.issue({ name: 'admin (first start)', ownerId: null, scopes: ['admin'], metadata: { bootstrap: 'file' } });
+    const made = issuer.issue({
+      name: 'admin (first start)',
+      ownerId: null,
+      scopes: ['admin'],
+      metadata: { bootstrap: 'file' },
+    });
     if (!made.ok) throw new Error('could not issue the first admin key');
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     // The file is the lock: of two instances starting on one data dir, one writes it.
@@ -543,14 +640,8 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
     bootstrap,
     async verify(key, verifyOptions = {}) {
       let decision = await verifier.verify(key, verifyOptions);
-      if (
-        !decision.valid &&
-        decision.reason !== undefined &&
-        bootstrapHash !== undefined &&
-        typeof key === 'string' &&
-        isBootstrapKey(key)
-      ) {
-        decision = await verifyBootstrap(key, verifyOptions);
+      if (!decision.valid && decision.reason !== undefined && isBootstrapKey(key)) {
+        decision = await verifyBootstrap(key as string, verifyOptions);
       }
       onVerification?.(decision.code);
       return decision;
@@ -588,22 +679,17 @@ export async function createApiKeyService(options: ApiKeyServiceOptions): Promis
       return record;
     },
     async rotate(id, gracePeriodMs) {
-      const record = await storage.apiKeys.get(id);
-      if (record === undefined) return { ok: false, code: 'NOT_FOUND' };
-      const made = issuer.rotate(record, { gracePeriodMs });
-      if (!made.ok) return made;
-      const stored = await storage.apiKeys.insert(made.record, {
-        id,
-        expectedRevokedAt: record.revokedAt,
-        revokedAt: made.previous.revokedAt!,
-      });
-      if (!stored) return { ok: false, code: 'CONFLICT' };
-      await invalidate(id);
+      const made = await rotateStoredKey(storage, issuer, id, gracePeriodMs);
+      if (made.ok) await invalidate(id);
       return made;
     },
     invalidate,
     async close() {
-      await lastUsed.stop().catch((error: unknown) => warn(`could not write API key last-used times: ${(error as Error).message}`));
+      await lastUsed
+        .stop()
+        .catch((error: unknown) =>
+          warn(`could not write API key last-used times: ${(error as Error).message}`),
+        );
       localLimits.close();
       await redis?.close();
     },

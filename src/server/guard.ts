@@ -1,11 +1,12 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RampartError } from '../errors.ts';
-import type { Accept, Authenticator } from '../policy/authenticate.ts';
+import type { Accept } from '../policy/authenticate.ts';
 import { insufficientScope, isAllowed, type Principal, type Requirement } from '../policy/principal.ts';
 import type { StandardSchemaV1 } from '../validation/standard-schema.ts';
 import { validate } from '../validation/standard-schema.ts';
 import type { ServerContext } from './app.ts';
 import { eventFor } from './app.ts';
+import type { Services } from './services.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,13 +23,10 @@ export interface GuardOptions extends Requirement {
  * A preHandler that runs the policy's authenticate and authorize steps (RFC 6750 answers)
  * and records `authz_fail` on a refusal for lack of scope or role.
  */
-export function authenticate(
-  context: ServerContext & { authenticator: Authenticator },
-  options: GuardOptions = {},
-) {
+export function authenticate(context: Services, options: GuardOptions = {}) {
   const accept = options.accept ?? { bearer: true, apiKey: true };
   const needed = [...(options.scopes ?? []), ...(options.roles ?? []).map((r) => `role:${r}`)];
-  return async (request: FastifyRequest) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const q = request.url.indexOf('?');
     const result = await context.authenticator.authenticate(
       {
@@ -43,6 +41,10 @@ export function authenticate(
     );
     if (!result.ok) throw result.error;
     request.principal = result.principal;
+    await context.rateLimits.checkIdentity(request, reply, {
+      userId: result.principal.userId ?? undefined,
+      apiKeyId: result.principal.keyId,
+    });
     if (!isAllowed(result.principal, options)) {
       context.audit.record(
         eventFor(request, {

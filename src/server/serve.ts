@@ -1,5 +1,4 @@
 import { ConfigError, loadConfig } from './config.ts';
-import { flushLog } from './app.ts';
 import { createRampartServer } from './server.ts';
 
 /**

@@ -11,8 +11,9 @@ import { createApiKeyService } from './api-keys.ts';
 import { createApp, flushLog, type ServerContext } from './app.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
-import { registerRoutes } from './routes.ts';
+import { createServerRateLimits } from './rate-limit.ts';
 import { createMetrics } from './routes/admin.ts';
+import { registerRoutes } from './routes.ts';
 import type { Services } from './services.ts';
 import { createSessionService } from './sessions.ts';
 import { openKeyRing } from './signing-keys.ts';
@@ -29,6 +30,11 @@ export interface CreateServerOptions {
   storage?: Storage;
   logStream?: Writable;
   now?: Clock;
+  /**
+   * Where settings kept out of ServerConfig are read: the API key pepper
+   * (`RAMPART_API_KEY_PEPPER`, `RAMPART_API_KEY_LEGACY_SHA256`). Default `process.env`.
+   */
+  env?: NodeJS.ProcessEnv;
   /** Extra routes registered after Rampart's own (tests, embedding). */
   routes?: (app: FastifyInstance, context: ServerContext) => void | Promise<void>;
 }
@@ -41,7 +47,9 @@ export async function createRampartServer(
   const now = options.now ?? Date.now;
   if (config.databaseUrl && !options.storage) {
     // Refuse rather than silently keep state somewhere the operator did not ask for.
-    throw new ConfigError('DATABASE_URL: PostgreSQL storage is not available in this version; unset it to use SQLite');
+    throw new ConfigError(
+      'DATABASE_URL: PostgreSQL storage is not available in this version; unset it to use SQLite',
+    );
   }
   const storage = options.storage ?? sqliteStorage({ path: join(config.dataDir, 'rampart.db') });
   let app: FastifyInstance | undefined;
@@ -57,20 +65,39 @@ export async function createRampartServer(
     ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from })
     : outboxMailer(config.dataDir);
   const metrics = createMetrics();
+  const readiness: Services['readiness'] = [];
   const startWarnings: string[] = [];
   const apiKeys = await createApiKeyService({
     config,
     storage,
     now,
+    ...(options.env ? { env: options.env } : {}),
     onVerification: (code) => metrics.keyVerifications.inc({ code }),
     warn: (message) => (app ? app.log.warn(message) : startWarnings.push(message)),
+  }).catch(async (error: unknown) => {
+    keyRing.close();
+    await storage.close();
+    throw error;
+  });
+  const rateLimits = await createServerRateLimits({
+    config,
+    audit,
+    now,
+    readiness,
+    onRefusal: (rule) => metrics.rateLimitRefusals.inc({ rule }),
+  }).catch(async (error: unknown) => {
+    keyRing.close();
+    await apiKeys.close();
+    await storage.close();
+    throw error;
   });
   const context: Services = {
+    rateLimits,
     config,
     storage,
     audit,
     now,
-    readiness: [],
+    readiness,
     keyRing,
     sessions,
     mailer,
@@ -81,27 +108,36 @@ export async function createRampartServer(
     }),
     metrics,
     apiKeys,
-    authenticator: apiKeys.withBootstrapBearer(createAuthenticator({
-      apiKeyPrefixes: [config.apiKeys.prefix],
-      verifyAccessToken: (token) => sessions.verifier.verify(token),
-      verifyApiKey: (key) => apiKeys.verify(key),
-      onFailure: (failure) => {
-        metrics.authentications.inc({ credential: failure.kind, outcome: 'failure', reason: failure.reason });
-        audit.record({
-          type: failure.reason === 'REVOKED' ? 'authn_token_revoked' : 'authn_token_invalid',
-          outcome: 'failure',
-          ip: failure.ip,
-          detail: {
+    authenticator: apiKeys.withBootstrapBearer(
+      createAuthenticator({
+        apiKeyPrefixes: [config.apiKeys.prefix],
+        verifyAccessToken: (token) => sessions.verifier.verify(token),
+        verifyApiKey: (key) => apiKeys.verify(key),
+        isBlocked: (ip) => rateLimits.authBlocked(ip),
+        onFailure: (failure) => {
+          rateLimits.recordAuthFailure(failure.ip);
+          metrics.authentications.inc({
             credential: failure.kind,
+            outcome: 'failure',
             reason: failure.reason,
-            ...(failure.keyId ? { keyId: failure.keyId } : {}),
-          },
-        });
-      },
-    })),
+          });
+          audit.record({
+            type: failure.reason === 'REVOKED' ? 'authn_token_revoked' : 'authn_token_invalid',
+            outcome: 'failure',
+            ip: failure.ip,
+            detail: {
+              credential: failure.kind,
+              reason: failure.reason,
+              ...(failure.keyId ? { keyId: failure.keyId } : {}),
+            },
+          });
+        },
+      }),
+    ),
   };
   app = createApp({ context, ...(options.logStream ? { logStream: options.logStream } : {}) });
   for (const message of startWarnings) app.log.warn(message);
+  rateLimits.install(app);
   if (apiKeys.bootstrap.kind === 'file') {
     // The path only: the key itself is never printed or logged.
     app.log.warn(
@@ -120,6 +156,7 @@ export async function createRampartServer(
       closing ??= (async () => {
         await app.close();
         await apiKeys.close();
+        await rateLimits.close();
         keyRing.close();
         audit.record({ type: 'sys_shutdown', outcome: 'info' });
         await audit.close();

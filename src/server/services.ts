@@ -1,9 +1,9 @@
-import type { FastifyRequest } from 'fastify';
 import type { Mailer } from '../accounts/mailer.ts';
 import type { Authenticator } from '../policy/authenticate.ts';
 import type { RefreshPolicy } from '../tokens/refresh-token.ts';
 import type { ApiKeyService } from './api-keys.ts';
 import type { ServerContext } from './app.ts';
+import type { ServerRateLimits } from './rate-limit.ts';
 import type { Metrics } from './routes/admin.ts';
 import type { SessionService } from './sessions.ts';
 import type { KeyRingHolder } from './signing-keys.ts';
@@ -19,6 +19,6 @@ export interface Services extends ServerContext {
   apiKeys: ApiKeyService;
   /** Prometheus metrics (`GET /metrics`); `metrics.rateLimitRefusals` is for the rate limiter. */
   metrics: Metrics;
-  /** Told of each failed login (the failed-login limits count them). */
-  onLoginFailure?: (request: FastifyRequest, email: string) => void;
+  /** Rate limits beyond the IP and body hooks: per user/key, failed logins. */
+  rateLimits: ServerRateLimits;
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { AuditEvent } from '../../storage/types.ts';
 import { authenticate, validateRequest } from '../guard.ts';
@@ -122,7 +122,11 @@ export function adminRoutes(app: FastifyInstance, ctx: Services): void {
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     if (request.principal) {
-      metrics.authentications.inc({ credential: request.principal.kind === 'user' ? 'bearer' : 'api_key', outcome: 'success', reason: 'none' });
+      metrics.authentications.inc({
+        credential: request.principal.kind === 'user' ? 'bearer' : 'api_key',
+        outcome: 'success',
+        reason: 'none',
+      });
     }
   });
 

@@ -104,8 +104,10 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   app.post(
     '/v1/auth/login',
     { preValidation: validateRequest(ctx, { body: loginBody }) },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body as z.infer<typeof loginBody>;
+      // Too many failures for this account or address: refused before the (costly) hash.
+      await ctx.rateLimits.loginGate(request, reply, body);
       const user = await storage.users.getByEmailKey(emailKey(body.email));
       // An unknown email pays the same argon2id as a wrong password: timing tells nothing.
       const ok = user
@@ -120,7 +122,7 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
             detail: { reason: user ? 'wrong_password' : 'unknown_email' },
           }),
         );
-        ctx.onLoginFailure?.(request, body.email);
+        ctx.rateLimits.recordLoginFailure(request, body);
         throw new RampartError('INVALID_CREDENTIALS');
       }
       if (needsRehash(user.passwordHash)) {

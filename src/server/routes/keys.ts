@@ -23,15 +23,22 @@ const instant = z.union([
   z.number().int().nonnegative(),
   z
     .string()
-    .regex(ISO_DATE_TIME, { message: 'expected an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z' })
+    .regex(ISO_DATE_TIME, {
+      message: 'expected an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z',
+    })
     .transform((text) => Date.parse(text)),
 ]);
 /** A duration: `"30s"`, `"15m"`, `"1h"`, `"7d"`, or milliseconds. */
 const duration = z.union([
   z.number().int().nonnegative(),
-  z.string().refine(isDuration, { message: 'expected a duration like "30s", "15m", "1h" or "7d"' }).transform((t) => parseDuration(t)),
+  z
+    .string()
+    .refine(isDuration, { message: 'expected a duration like "30s", "15m", "1h" or "7d"' })
+    .transform((t) => parseDuration(t)),
 ]);
-const scope = z.string().regex(SCOPE_NAME, { message: 'a scope is 1-64 letters, digits or _ . : - (no wildcards)' });
+const scope = z
+  .string()
+  .regex(SCOPE_NAME, { message: 'a scope is 1-64 letters, digits or _ . : - (no wildcards)' });
 
 const createBody = z.strictObject({
   name: z.string().min(1).max(200),
@@ -42,7 +49,11 @@ const createBody = z.strictObject({
     .strictObject({
       remaining: z.number().int().nonnegative(),
       refill: z
-        .strictObject({ amount: z.number().int().positive(), interval: duration, max: z.number().int().positive().optional() })
+        .strictObject({
+          amount: z.number().int().positive(),
+          interval: duration,
+          max: z.number().int().positive().optional(),
+        })
         .optional(),
     })
     .nullable()
@@ -127,7 +138,12 @@ const isAdmin = (p: Principal) => p.role === 'admin' || p.scopes.includes(ADMIN_
 export function keyRoutes(app: FastifyInstance, ctx: Services): void {
   const { apiKeys, storage, audit, now } = ctx;
 
-  const refuse = (request: FastifyRequest, principal: Principal, needed: readonly string[], detail: Record<string, unknown> = {}) => {
+  const refuse = (
+    request: FastifyRequest,
+    principal: Principal,
+    needed: readonly string[],
+    detail: Record<string, unknown> = {},
+  ) => {
     audit.record(
       eventFor(request, {
         type: 'authz_fail',
@@ -185,7 +201,9 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
       }
       if (!m.admin) {
         const refused = body.scopes.filter(
-          (s) => ADMIN_ONLY_SCOPES.includes(s) || (m.principal.kind === 'api_key' && !m.principal.scopes.includes(s)),
+          (s) =>
+            ADMIN_ONLY_SCOPES.includes(s) ||
+            (m.principal.kind === 'api_key' && !m.principal.scopes.includes(s)),
         );
         if (refused.length > 0) throw refuse(request, m.principal, refused, { reason: 'grant' });
       }
@@ -225,24 +243,32 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
     },
   );
 
-  app.get('/v1/keys', { onRequest: guard, preValidation: validateRequest(ctx, { query: listQuery }) }, async (request) => {
-    const m = manager(request);
-    const q = request.query as z.infer<typeof listQuery>;
-    // Non-admins always see their own keys, whatever they ask for.
-    const ownerId = m.admin ? (q.ownerId === 'null' ? null : q.ownerId) : m.principal.userId;
-    const page = await storage.apiKeys.list({
-      limit: q.limit,
-      ...(ownerId !== undefined ? { ownerId } : {}),
-      ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-    });
-    const at = now();
-    return { keys: page.keys.map((k) => keyView(k, at)), nextCursor: page.nextCursor };
-  });
+  app.get(
+    '/v1/keys',
+    { onRequest: guard, preValidation: validateRequest(ctx, { query: listQuery }) },
+    async (request) => {
+      const m = manager(request);
+      const q = request.query as z.infer<typeof listQuery>;
+      // Non-admins always see their own keys, whatever they ask for.
+      const ownerId = m.admin ? (q.ownerId === 'null' ? null : q.ownerId) : m.principal.userId;
+      const page = await storage.apiKeys.list({
+        limit: q.limit,
+        ...(ownerId !== undefined ? { ownerId } : {}),
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      });
+      const at = now();
+      return { keys: page.keys.map((k) => keyView(k, at)), nextCursor: page.nextCursor };
+    },
+  );
 
-  app.get('/v1/keys/:id', { onRequest: guard, preValidation: validateRequest(ctx, { params: idParams }) }, async (request) => {
-    const { record } = await visibleKey(request, (request.params as { id: string }).id);
-    return keyView(record, now());
-  });
+  app.get(
+    '/v1/keys/:id',
+    { onRequest: guard, preValidation: validateRequest(ctx, { params: idParams }) },
+    async (request) => {
+      const { record } = await visibleKey(request, (request.params as { id: string }).id);
+      return keyView(record, now());
+    },
+  );
 
   app.delete(
     '/v1/keys/:id',
@@ -276,7 +302,8 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
       const rotated = await apiKeys.rotate(record.id, gracePeriod);
       if (!rotated.ok) {
         if (rotated.code === 'NOT_FOUND') throw new RampartError('NOT_FOUND', { detail: 'No such API key.' });
-        if (rotated.code === 'VALIDATION_FAILED') throw new RampartError('VALIDATION_FAILED', { errors: rotated.errors });
+        if (rotated.code === 'VALIDATION_FAILED')
+          throw new RampartError('VALIDATION_FAILED', { errors: rotated.errors });
         throw new RampartError('BAD_REQUEST', {
           detail:
             rotated.code === 'CONFLICT'
@@ -330,7 +357,9 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
         valid: false,
         code: decision.code,
         ...(decision.keyId !== undefined ? { keyId: decision.keyId } : {}),
-        ...(decision.retryAfterMs !== undefined ? { retryAfter: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) } : {}),
+        ...(decision.retryAfterMs !== undefined
+          ? { retryAfter: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) }
+          : {}),
       };
     },
   );
