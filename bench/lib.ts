@@ -65,7 +65,13 @@ export async function start(contender: Contender): Promise<Running> {
   child.stderr!.resume();
   const url = `http://127.0.0.1:${port}`;
   const extra = contender.prepare ? await contender.prepare(url) : {};
-  return { name: contender.name, url, child, headers: { ...contender.headers, ...extra }, path: contender.path };
+  return {
+    name: contender.name,
+    url,
+    child,
+    headers: { ...contender.headers, ...extra },
+    path: contender.path,
+  };
 }
 
 export function stop(running: Running): Promise<void> {
@@ -77,7 +83,18 @@ export function stop(running: Running): Promise<void> {
 }
 
 export function wrk(running: Running, options: { connections: number; seconds: number }): WrkResult {
-  const args = ['-c', '1', 'wrk', '-t', '1', '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency'];
+  const args = [
+    '-c',
+    '1',
+    'wrk',
+    '-t',
+    '1',
+    '-c',
+    String(options.connections),
+    '-d',
+    `${options.seconds}s`,
+    '--latency',
+  ];
   for (const [k, v] of Object.entries(running.headers)) args.push('-H', `${k}: ${v}`);
   args.push(running.url + running.path);
   const out = execFileSync('taskset', args, { encoding: 'utf8' });
@@ -109,13 +126,16 @@ export async function compare(
   const running: Running[] = [];
   try {
     for (const c of contenders) running.push(await start(c));
-    for (const r of running) wrk(r, { connections: options.connections, seconds: options.warmupSeconds ?? 2 });
+    for (const r of running)
+      wrk(r, { connections: options.connections, seconds: options.warmupSeconds ?? 2 });
     const results = new Map<string, WrkResult[]>();
     for (let round = 0; round < options.rounds; round++) {
       for (const r of running) {
         const result = wrk(r, options);
         results.set(r.name, [...(results.get(r.name) ?? []), result]);
-        process.stderr.write(`  round ${round + 1} ${r.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms\n`);
+        process.stderr.write(
+          `  round ${round + 1} ${r.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms\n`,
+        );
       }
     }
     return running.map((r) => {
@@ -134,7 +154,10 @@ export async function compare(
 }
 
 /** A markdown table with each row's ratio to the baseline row. */
-export function table(rows: Array<{ name: string; rps: number; p50Ms: number; p99Ms: number; non2xx: number }>, baseline: string): string {
+export function table(
+  rows: Array<{ name: string; rps: number; p50Ms: number; p99Ms: number; non2xx: number }>,
+  baseline: string,
+): string {
   const base = rows.find((r) => r.name === baseline)!;
   const lines = [
     '| contender | req/s (median) | vs ' + baseline + ' | p50 ms | p99 ms | non-2xx |',

@@ -8,7 +8,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compare, type Contender, table } from './lib.ts';
+import { type Contender, compare, table } from './lib.ts';
 
 const node = process.execPath;
 const root = new URL('..', import.meta.url).pathname;
