@@ -1,18 +1,61 @@
+import { ConfigError } from '../server/config.ts';
 import { serve } from '../server/serve.ts';
+import { AUDIT_USAGE, auditCommand, type Io, KEYS_USAGE, keysCommand } from './keys.ts';
+import { UsageError } from './output.ts';
 
 const USAGE = `Usage: rampart <command>
 
 Commands:
   serve        run the Rampart server (configuration: environment variables and RAMPART_CONFIG)
+  keys         create, list, revoke and rotate API keys (rampart keys --help)
+  audit        read the audit trail (rampart audit --help)
   help         show this text
 `;
 
+const io: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  now: Date.now,
+};
+
+/** Runs an admin command: usage problems exit 2, failures 1, with one clear line on stderr. */
+async function run(
+  usage: string,
+  argv: string[],
+  command: (argv: string[], io: Io) => Promise<void>,
+): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage);
+    return;
+  }
+  try {
+    await command(argv, io);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`rampart: ${(error as Error).message}\n\n${usage}`);
+      process.exitCode = 2;
+    } else if (error instanceof ConfigError) {
+      process.stderr.write(`rampart: invalid configuration: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`rampart: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
 /** The `rampart` command. */
 export async function main(argv: string[]): Promise<void> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
       return serve();
+    case 'keys':
+      return run(KEYS_USAGE, rest, keysCommand);
+    case 'audit':
+      return run(AUDIT_USAGE, rest, auditCommand);
     case undefined:
     case 'help':
     case '--help':

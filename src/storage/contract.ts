@@ -240,7 +240,10 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       const s = await make();
       const made: ApiKeyRecord[] = [];
       for (let i = 0; i < 23; i++) {
-        const k = apiKey({ createdAt: 5_000 + Math.floor(i / 2), ownerId: i % 3 === 0 ? null : `usr_${i % 2}` });
+        const k = apiKey({
+          createdAt: 5_000 + Math.floor(i / 2),
+          ownerId: i % 3 === 0 ? null : `usr_${i % 2}`,
+        });
         made.push(k);
         await s.apiKeys.insert(k);
       }
@@ -255,11 +258,17 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       }
       const order = (a: ApiKeyRecord, b: ApiKeyRecord) =>
         b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-      assert.deepEqual(seen, [...made].sort(order).map((k) => k.id));
+      assert.deepEqual(
+        seen,
+        [...made].sort(order).map((k) => k.id),
+      );
       const ownerless = await s.apiKeys.list({ limit: 100, ownerId: null });
       assert.deepEqual(
         ownerless.keys.map((k) => k.id),
-        made.filter((k) => k.ownerId === null).sort(order).map((k) => k.id),
+        made
+          .filter((k) => k.ownerId === null)
+          .sort(order)
+          .map((k) => k.id),
       );
       const mine = await s.apiKeys.list({ limit: 100, ownerId: 'usr_1' });
       assert.ok(mine.keys.length > 0 && mine.keys.every((k) => k.ownerId === 'usr_1'));
@@ -313,9 +322,13 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
 
     test('simultaneous credit spends never spend one credit twice, and refills are lazy and capped', async () => {
       const s = await make();
-      const k = apiKey({ credits: { remaining: 5, refill: { amount: 3, intervalMs: 1_000, lastRefillAt: 1_000 } } });
+      const k = apiKey({
+        credits: { remaining: 5, refill: { amount: 3, intervalMs: 1_000, lastRefillAt: 1_000 } },
+      });
       await s.apiKeys.insert(k);
-      const spends = await Promise.all(Array.from({ length: 20 }, () => s.apiKeys.spendCredits(k.id, 1, 1_500)));
+      const spends = await Promise.all(
+        Array.from({ length: 20 }, () => s.apiKeys.spendCredits(k.id, 1, 1_500)),
+      );
       assert.equal(spends.filter((r) => r?.allowed).length, 5);
       assert.deepEqual(spends.at(-1), { allowed: false, remaining: 0 });
       // 2.5 intervals later: two refills of 3, capped at the amount (3).
@@ -339,7 +352,13 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       const b = apiKey();
       await s.apiKeys.insert(a);
       await s.apiKeys.insert(b);
-      await s.apiKeys.touchMany(new Map([[a.id, 5_000], [b.id, 6_000], [newId('key'), 7_000]]));
+      await s.apiKeys.touchMany(
+        new Map([
+          [a.id, 5_000],
+          [b.id, 6_000],
+          [newId('key'), 7_000],
+        ]),
+      );
       await s.apiKeys.touchMany(new Map([[a.id, 4_000]]));
       assert.equal((await s.apiKeys.get(a.id))?.lastUsedAt, 5_000);
       assert.equal((await s.apiKeys.get(b.id))?.lastUsedAt, 6_000);

@@ -10,7 +10,8 @@ import type { ApiKeyStore } from './types.ts';
 export function memoryApiKeyStore(): ApiKeyStore {
   const byId = new Map<string, ApiKeyRecord>();
   const idByHash = new Map<string, string>();
-  const copy = (record: ApiKeyRecord | undefined) => (record === undefined ? undefined : structuredClone(record));
+  const copy = (record: ApiKeyRecord | undefined) =>
+    record === undefined ? undefined : structuredClone(record);
 
   return {
     insert(record, replaces) {
@@ -48,7 +49,10 @@ export function memoryApiKeyStore(): ApiKeyStore {
     update(id, patch) {
       const record = byId.get(id);
       if (record === undefined) return undefined;
-      if (patch.revokedAt !== undefined && (record.revokedAt === null || record.revokedAt > patch.revokedAt)) {
+      if (
+        patch.revokedAt !== undefined &&
+        (record.revokedAt === null || record.revokedAt > patch.revokedAt)
+      ) {
         record.revokedAt = patch.revokedAt;
       }
       if (patch.hash !== undefined && patch.hash !== record.hash) {
@@ -62,7 +66,8 @@ export function memoryApiKeyStore(): ApiKeyStore {
     touchMany(entries) {
       for (const [id, at] of entries) {
         const record = byId.get(id);
-        if (record !== undefined && (record.lastUsedAt === null || at > record.lastUsedAt)) record.lastUsedAt = at;
+        if (record !== undefined && (record.lastUsedAt === null || at > record.lastUsedAt))
+          record.lastUsedAt = at;
       }
     },
     spendCredits(id, cost, now) {

@@ -1,4 +1,4 @@
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { ApiKeyCredits, ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -40,7 +40,9 @@ function toKey(row: Row | undefined): ApiKeyRecord | undefined {
     metadata: JSON.parse(String(row.metadata)),
     credits: toCredits(row),
     rateLimit:
-      row.rate_limit === null ? null : { limit: Number(row.rate_limit), windowMs: Number(row.rate_window_ms) },
+      row.rate_limit === null
+        ? null
+        : { limit: Number(row.rate_limit), windowMs: Number(row.rate_window_ms) },
     rotatedFrom: row.rotated_from === null ? null : String(row.rotated_from),
   };
 }
@@ -73,6 +75,20 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     'SELECT credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max FROM api_keys WHERE id = ?',
   );
   const setCredits = db.prepare('UPDATE api_keys SET credits_remaining = ?, refill_last_at = ? WHERE id = ?');
+
+  // One statement per candidate count (one per pepper version, plus one in import mode):
+  // prepared once, since a lookup runs on every uncached verification.
+  const lookups = new Map<number, StatementSync>();
+  const lookup = (count: number): StatementSync => {
+    let statement = lookups.get(count);
+    if (statement === undefined) {
+      statement = db.prepare(
+        `SELECT * FROM api_keys WHERE hash IN (${Array.from({ length: count }, () => '?').join(', ')}) LIMIT 1`,
+      );
+      if (lookups.size < 16) lookups.set(count, statement);
+    }
+    return statement;
+  };
 
   const add = (r: ApiKeyRecord): boolean =>
     insert.run(
@@ -115,8 +131,7 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     },
     findByHash(hashes) {
       if (hashes.length === 0) return undefined;
-      const sql = `SELECT * FROM api_keys WHERE hash IN (${hashes.map(() => '?').join(', ')}) LIMIT 1`;
-      return toKey(db.prepare(sql).get(...hashes) as Row | undefined);
+      return toKey(lookup(hashes.length).get(...hashes) as Row | undefined);
     },
     get: (id) => toKey(byId.get(id) as Row | undefined),
     list(query) {

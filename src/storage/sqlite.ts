@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -34,7 +34,11 @@ export function sqliteStorage(options: SqliteStorageOptions): Storage {
   if (typeof options.path !== 'string' || options.path === '') {
     throw new TypeError('storage.path: expected a file path');
   }
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+  if (options.path !== ':memory:') {
+    mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode.
+    closeSync(openSync(options.path, 'a', 0o600));
+  }
   const db = new DatabaseSync(options.path);
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
     PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)};`);
