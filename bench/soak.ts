@@ -17,7 +17,10 @@ const minutes = minutesArg > 0 ? Number(process.argv[minutesArg + 1]) : 10;
 const dataDir = tempDir('rampart-soak-');
 writeFileSync(
   join(dataDir, 'config.json'),
-  JSON.stringify({ rateLimit: { default: { limit: 1_000_000_000, window: '15m' } } }),
+  JSON.stringify({
+    trustProxy: ['loopback'],
+    rateLimit: { default: { limit: 1_000_000_000, window: '15m' } },
+  }),
 );
 const admin = `soak-admin-key-${'s'.repeat(40)}`;
 const server = await startServe({
@@ -66,6 +69,7 @@ async function worker(n: number) {
     if (login.status !== 200) {
       errors++;
       await login.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
     ok++;

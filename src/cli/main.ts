@@ -2,6 +2,7 @@ import { ConfigError } from '../server/config.ts';
 import { serve } from '../server/serve.ts';
 import { AUDIT_USAGE, auditCommand, type Io, KEYS_USAGE, keysCommand } from './keys.ts';
 import { UsageError } from './output.ts';
+import { SIGNING_KEYS_USAGE, signingKeysCommand } from './signing-keys.ts';
 
 const USAGE = `Usage: rampart <command>
 
@@ -9,6 +10,7 @@ Commands:
   serve        run the Rampart server (configuration: environment variables and RAMPART_CONFIG)
   keys         create, list, revoke and rotate API keys (rampart keys --help)
   audit        read the audit trail (rampart audit --help)
+  signing-keys rotate the access-token signing key (rampart signing-keys --help)
   help         show this text
 `;
 
@@ -56,6 +58,8 @@ export async function main(argv: string[]): Promise<void> {
       return run(KEYS_USAGE, rest, keysCommand);
     case 'audit':
       return run(AUDIT_USAGE, rest, auditCommand);
+    case 'signing-keys':
+      return run(SIGNING_KEYS_USAGE, rest, signingKeysCommand);
     case undefined:
     case 'help':
     case '--help':
