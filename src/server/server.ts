@@ -4,12 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditRecorder } from '../audit/index.ts';
 import type { Clock } from '../lib/types.ts';
 import { createAuthenticator } from '../policy/authenticate.ts';
+import { type PostgresStorage, postgresStorage } from '../storage/postgres.ts';
 import { sqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
 import { refreshPolicy } from '../tokens/refresh-token.ts';
 import { createApiKeyService } from './api-keys.ts';
 import { createApp, flushLog, type ServerContext } from './app.ts';
-import { ConfigError, type ServerConfig } from './config.ts';
+import type { ServerConfig } from './config.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
 import { createServerRateLimits } from './rate-limit.ts';
 import { createMetrics } from './routes/admin.ts';
@@ -39,43 +40,87 @@ export interface CreateServerOptions {
   routes?: (app: FastifyInstance, context: ServerContext) => void | Promise<void>;
 }
 
+/**
+ * The deployment's storage: PostgreSQL when `DATABASE_URL` is set (migrated on open, under an
+ * advisory lock), else the data dir's SQLite file.
+ */
+export async function openStorage(
+  config: ServerConfig,
+  onIdleError?: (error: Error) => void,
+): Promise<Storage> {
+  if (config.databaseUrl) {
+    return postgresStorage({
+      connectionString: config.databaseUrl,
+      poolSize: config.postgres.poolSize,
+      statementTimeoutMs: config.postgres.statementTimeoutMs,
+      connectTimeoutMs: config.postgres.connectTimeoutMs,
+      ...(onIdleError ? { onIdleError } : {}),
+    });
+  }
+  return sqliteStorage({ path: join(config.dataDir, 'rampart.db') });
+}
+
+/** Runs first-start work (the first admin key) one instance at a time on shared storage. */
+function oneInstanceAtATime(storage: Storage): <T>(fn: () => Promise<T>) => Promise<T> {
+  return storage.kind === 'postgres' && 'exclusive' in storage
+    ? (fn) => (storage as PostgresStorage).exclusive(fn)
+    : (fn) => fn();
+}
+
 /** Wires configuration, storage, events, tokens and routes into a ready-to-listen server. */
 export async function createRampartServer(
   config: ServerConfig,
   options: CreateServerOptions = {},
 ): Promise<RampartServer> {
   const now = options.now ?? Date.now;
-  if (config.databaseUrl && !options.storage) {
-    // Refuse rather than silently keep state somewhere the operator did not ask for.
-    throw new ConfigError(
-      'DATABASE_URL: PostgreSQL storage is not available in this version; unset it to use SQLite',
-    );
-  }
-  const storage = options.storage ?? sqliteStorage({ path: join(config.dataDir, 'rampart.db') });
   let app: FastifyInstance | undefined;
+  const startWarnings: string[] = [];
+  const warn = (message: string) => (app ? app.log.warn(message) : startWarnings.push(message));
+  const storage =
+    options.storage ??
+    (await openStorage(config, (error) =>
+      warn(`a database connection broke (${error.message}); new ones are made as needed`),
+    ));
   const audit = createAuditRecorder({
     store: storage.audit,
     now,
     log: (event) => app?.log.info({ event }, 'security_event'),
     onError: (error) => app?.log.error({ err: { message: (error as Error).message } }, 'audit write failed'),
   });
-  const keyRing = await openKeyRing(config, now);
-  const sessions = await createSessionService({ config, storage, keys: keyRing, now });
+  const closeStorage = async (error: unknown): Promise<never> => {
+    await storage.close();
+    throw error;
+  };
+  // With shared storage the signing keys are in the database, so every instance signs and
+  // publishes the same ones; otherwise in the data dir.
+  const keyRing = await openKeyRing(
+    config,
+    now,
+    storage.signingKeys ? { store: storage.signingKeys } : undefined,
+  ).catch(closeStorage);
+  const sessions = await createSessionService({ config, storage, keys: keyRing, now, warn }).catch(
+    (error: unknown) => {
+      keyRing.close();
+      return closeStorage(error);
+    },
+  );
   const mailer = config.mail.smtpUrl
     ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from })
     : outboxMailer(config.dataDir);
   const metrics = createMetrics();
   const readiness: Services['readiness'] = [];
-  const startWarnings: string[] = [];
-  const apiKeys = await createApiKeyService({
-    config,
-    storage,
-    now,
-    ...(options.env ? { env: options.env } : {}),
-    onVerification: (code) => metrics.keyVerifications.inc({ code }),
-    warn: (message) => (app ? app.log.warn(message) : startWarnings.push(message)),
-  }).catch(async (error: unknown) => {
+  const apiKeys = await oneInstanceAtATime(storage)(() =>
+    createApiKeyService({
+      config,
+      storage,
+      now,
+      ...(options.env ? { env: options.env } : {}),
+      onVerification: (code) => metrics.keyVerifications.inc({ code }),
+      warn,
+    }),
+  ).catch(async (error: unknown) => {
     keyRing.close();
+    await sessions.close();
     await storage.close();
     throw error;
   });
@@ -87,6 +132,7 @@ export async function createRampartServer(
     onRefusal: (rule) => metrics.rateLimitRefusals.inc({ rule }),
   }).catch(async (error: unknown) => {
     keyRing.close();
+    await sessions.close();
     await apiKeys.close();
     await storage.close();
     throw error;
@@ -126,7 +172,7 @@ export async function createRampartServer(
             outcome: 'failure',
             ip: failure.ip,
             detail: {
-              credential: failure.kind,
+              via: failure.kind,
               reason: failure.reason,
               ...(failure.keyId ? { keyId: failure.keyId } : {}),
             },
@@ -157,6 +203,7 @@ export async function createRampartServer(
         await app.close();
         await apiKeys.close();
         await rateLimits.close();
+        await sessions.close();
         keyRing.close();
         audit.record({ type: 'sys_shutdown', outcome: 'info' });
         await audit.close();
