@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type ApiKeyRecord,
@@ -12,7 +11,7 @@ import { openKeyHasher, publishInvalidation, rotateStoredKey } from '../server/a
 import { loadConfig, type ServerConfig } from '../server/config.ts';
 import { eventView } from '../server/routes/admin.ts';
 import { keyView } from '../server/routes/keys.ts';
-import { sqliteStorage } from '../storage/sqlite.ts';
+import { openStorage } from '../server/server.ts';
 import type { AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
 import { cell, table, UsageError } from './output.ts';
 
@@ -26,8 +25,9 @@ export const KEYS_USAGE = `Usage:
                       (a tutorial-style key stored as SHA-256 hex; the server accepts it in x-api-key
                       with RAMPART_API_KEY_LEGACY_SHA256=true and re-hashes it on first use)
 
-Works on the data dir's SQLite database (RAMPART_DATA_DIR, default ./data), with the API key
-pepper of RAMPART_API_KEY_PEPPER or <data dir>/pepper. When REDIS_URL is set, revocations and
+Works on the deployment's storage: PostgreSQL when DATABASE_URL is set, else the data dir's
+SQLite database (RAMPART_DATA_DIR, default ./data), with the API key pepper of
+RAMPART_API_KEY_PEPPER or <data dir>/pepper. When REDIS_URL is set, revocations and
 rotations are announced to running servers at once. The key of create and rotate is printed
 this once and is never stored.
 `;
@@ -44,16 +44,6 @@ export interface Io {
   err: (text: string) => void;
   env: NodeJS.ProcessEnv;
   now: () => number;
-}
-
-/** Opens the deployment's storage the way `rampart serve` would. */
-function openStorage(config: ServerConfig): Storage {
-  if (config.databaseUrl) {
-    throw new UsageError(
-      'DATABASE_URL: PostgreSQL storage is not available in this version; unset it to use SQLite',
-    );
-  }
-  return sqliteStorage({ path: join(config.dataDir, 'rampart.db') });
 }
 
 function instant(text: string, flag: string, now: number): number {
@@ -140,7 +130,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
     );
   }
   const config = loadConfig(io.env);
-  const storage = openStorage(config);
+  const storage = await openStorage(config);
   try {
     const now = io.now();
     // Only create and rotate hash keys: list and revoke never need (or make) the pepper.
@@ -360,7 +350,7 @@ export async function auditCommand(argv: string[], io: Io): Promise<void> {
   if (values.type !== undefined && !/^[a-z][a-z_]{0,63}$/.test(values.type))
     throw new UsageError('--type: expected an event type such as key_created');
   const config = loadConfig(io.env);
-  const storage = openStorage(config);
+  const storage = await openStorage(config);
   try {
     const page = await storage.audit.list({
       limit: values.limit === undefined ? 50 : wholeNumber(values.limit, '--limit', 1, 500),

@@ -1,5 +1,13 @@
 import { ConfigError } from '../server/config.ts';
 import { serve } from '../server/serve.ts';
+import {
+  EXPORT_USAGE,
+  exportCommand,
+  IMPORT_USAGE,
+  importCommand,
+  MIGRATE_USAGE,
+  migrateCommand,
+} from './data.ts';
 import { AUDIT_USAGE, auditCommand, type Io, KEYS_USAGE, keysCommand } from './keys.ts';
 import { UsageError } from './output.ts';
 import { SIGNING_KEYS_USAGE, signingKeysCommand } from './signing-keys.ts';
@@ -11,6 +19,9 @@ Commands:
   keys         create, list, revoke and rotate API keys (rampart keys --help)
   audit        read the audit trail (rampart audit --help)
   signing-keys rotate the access-token signing key (rampart signing-keys --help)
+  migrate      apply pending schema migrations (SQLite, or PostgreSQL with DATABASE_URL)
+  export       write all state as JSON Lines (rampart export --help)
+  import       read an export into new storage, e.g. SQLite to PostgreSQL (rampart import --help)
   help         show this text
 `;
 
@@ -60,6 +71,12 @@ export async function main(argv: string[]): Promise<void> {
       return run(AUDIT_USAGE, rest, auditCommand);
     case 'signing-keys':
       return run(SIGNING_KEYS_USAGE, rest, signingKeysCommand);
+    case 'migrate':
+      return run(MIGRATE_USAGE, rest, migrateCommand);
+    case 'export':
+      return run(EXPORT_USAGE, rest, exportCommand);
+    case 'import':
+      return run(IMPORT_USAGE, rest, importCommand);
     case undefined:
     case 'help':
     case '--help':

@@ -1,15 +1,35 @@
-import { loadConfig } from '../server/config.ts';
-import { rotateSigningKeyFile } from '../server/signing-keys.ts';
+import { loadConfig, type ServerConfig } from '../server/config.ts';
+import { openStorage } from '../server/server.ts';
+import { openKeyRing, rotateSigningKeyFile } from '../server/signing-keys.ts';
 import type { Io } from './keys.ts';
 import { UsageError } from './output.ts';
 
 export const SIGNING_KEYS_USAGE = `Usage:
   rampart signing-keys rotate [--json]
 
-Generates a new access-token signing key in the data dir (RAMPART_DATA_DIR, default ./data).
-The previous key keeps verifying, and stays in /.well-known/jwks.json, until the last token
-it signed has expired. A running server picks the new key up within seconds.
+Generates a new access-token signing key in the data dir (RAMPART_DATA_DIR, default ./data),
+or with DATABASE_URL in the database every instance shares. The previous key keeps verifying,
+and stays in /.well-known/jwks.json, until the last token it signed has expired. A running
+server picks the new key up within seconds; a shared key is published by every instance at
+once and starts signing 15 seconds later (activatesAt), when all of them know it.
 `;
+
+/** Rotates the shared keys of a DATABASE_URL deployment; answers the new key and when it signs. */
+async function rotateShared(config: ServerConfig, now: () => number) {
+  const storage = await openStorage(config);
+  try {
+    const holder = await openKeyRing(config, now, { store: storage.signingKeys! });
+    try {
+      await holder.rotate();
+    } finally {
+      holder.close();
+    }
+    const last = (await storage.signingKeys!.list()).at(-1)!;
+    return { key: last.record, activatesAt: last.activatesAt };
+  } finally {
+    await storage.close();
+  }
+}
 
 /** `rampart signing-keys rotate`. */
 export async function signingKeysCommand(argv: string[], io: Io): Promise<void> {
@@ -21,8 +41,15 @@ export async function signingKeysCommand(argv: string[], io: Io): Promise<void> 
   if (config.tokens.algorithm === 'HS256') {
     throw new UsageError('HS256 keys come from RAMPART_JWT_SECRET: rotate by changing the secret');
   }
-  const key = await rotateSigningKeyFile(config, io.now);
-  const summary = { kid: key.kid, alg: key.alg, createdAt: new Date(key.createdAt).toISOString() };
+  const { key, activatesAt } = config.databaseUrl
+    ? await rotateShared(config, io.now)
+    : { key: await rotateSigningKeyFile(config, io.now), activatesAt: undefined };
+  const summary = {
+    kid: key.kid,
+    alg: key.alg,
+    createdAt: new Date(key.createdAt).toISOString(),
+    ...(activatesAt !== undefined ? { activatesAt: new Date(activatesAt).toISOString() } : {}),
+  };
   io.out(
     flags.includes('--json')
       ? `${JSON.stringify(summary)}\n`

@@ -195,6 +195,13 @@ export async function openKeyHasher(options: OpenKeyHasherOptions): Promise<KeyH
   const { env, dataDir, storage, warn } = options;
   let peppers = readPeppers(env, dataDir, warn);
   if (peppers === undefined) {
+    if (storage.kind === 'postgres') {
+      // A pepper made here would exist on this host only: keys made through one instance
+      // would be unknown to the others.
+      throw new ConfigError(
+        `DATABASE_URL: every instance must hash API keys with the same pepper; set RAMPART_API_KEY_PEPPER (for example the output of: openssl rand -hex 32) on all of them, or put the same ${PEPPER_FILE} file in each data dir`,
+      );
+    }
     if ((await storage.apiKeys.list({ limit: 1 })).keys.length > 0) {
       throw new ConfigError(
         `API keys exist but their pepper is missing: restore ${join(dataDir, PEPPER_FILE)} or set RAMPART_API_KEY_PEPPER`,

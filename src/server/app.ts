@@ -184,7 +184,14 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
 
   app.setErrorHandler(async (error: FastifyError | RampartError, request, reply) => {
     const rampartError = fromFastifyError(error);
-    if (rampartError.status >= 500) {
+    if (rampartError.code === 'STORE_UNAVAILABLE') {
+      // Expected while a database or Redis is down: one line, not a stack per request.
+      const cause = (rampartError.cause as Error | undefined)?.message;
+      request.log.warn(
+        { err: { code: rampartError.code, ...(cause ? { cause } : {}) } },
+        'store unavailable',
+      );
+    } else if (rampartError.status >= 500) {
       request.log.error(
         {
           err: {

@@ -109,6 +109,12 @@ export interface ServerConfig {
   dataDir: string;
   redisUrl: string | undefined;
   databaseUrl: string | undefined;
+  /**
+   * The PostgreSQL pool, with `DATABASE_URL`: `RAMPART_PG_POOL_SIZE` (default 10),
+   * `RAMPART_PG_STATEMENT_TIMEOUT` (default "5s") and `RAMPART_PG_CONNECT_TIMEOUT` (default
+   * "2s"). TLS is set in the URL (`?sslmode=verify-full&sslrootcert=/path/ca.pem`).
+   */
+  postgres: { poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number };
   bootstrapAdminKey: string | undefined;
   tls: { cert: Buffer; key: Buffer } | undefined;
   trustProxy: string[];
@@ -181,6 +187,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL: expected a postgres:// or postgresql:// URL');
   }
+  const postgres = {
+    poolSize: intFromEnv(env, 'RAMPART_PG_POOL_SIZE', 10, 2, 1000),
+    statementTimeoutMs: durationFromEnv(env, 'RAMPART_PG_STATEMENT_TIMEOUT', '5s'),
+    connectTimeoutMs: durationFromEnv(env, 'RAMPART_PG_CONNECT_TIMEOUT', '2s'),
+  };
   const redisUrl = env.REDIS_URL?.trim() || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigError('REDIS_URL: expected a redis:// or rediss:// URL');
@@ -229,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir,
     redisUrl,
     databaseUrl,
+    postgres,
     bootstrapAdminKey,
     tls,
     trustProxy: file.trustProxy ?? [],
@@ -301,6 +313,18 @@ function urlFromEnv(env: NodeJS.ProcessEnv, name: string, protocols: RegExp): st
   }
   if (!protocols.test(url.protocol)) throw new ConfigError(`${name}: unsupported scheme ${url.protocol}`);
   return raw;
+}
+
+/** A duration variable: "5s", "1m", or a whole number of milliseconds. */
+function durationFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name]?.trim() || fallback;
+  const ms = /^\d{1,9}$/.test(raw) ? Number(raw) : isDuration(raw) ? parseDuration(raw) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 3_600_000) {
+    throw new ConfigError(
+      `${name}: expected a duration like "5s" or a number of milliseconds (1 ms to 1h), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return ms;
 }
 
 function intFromEnv(

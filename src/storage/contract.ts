@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { newId } from '../lib/ids.ts';
-import type { ApiKeyRecord, AuditEvent, Storage, UserRecord } from './types.ts';
+import { generateSigningKey } from '../tokens/signing-keys.ts';
+import type { ApiKeyRecord, AuditEvent, SigningKeyStore, Storage, UserRecord } from './types.ts';
 
 /**
  * The one contract every storage implementation passes. Each backend's test file calls this
@@ -364,6 +365,130 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       assert.equal((await s.apiKeys.get(b.id))?.lastUsedAt, 6_000);
       await s.apiKeys.touchMany(new Map());
       await s.close();
+    });
+
+    test('users and refresh tokens list newest first with cursor paging (export reads every row)', async () => {
+      const s = await make();
+      const users = Array.from({ length: 7 }, (_, i) => user(`u${i}@example.com`, 1_000 + Math.floor(i / 2)));
+      for (const u of users) await s.users.create(u);
+      const seenUsers: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        const result = await s.users.list({ limit: 3, ...(cursor ? { cursor } : {}) });
+        seenUsers.push(...result.users.map((u) => u.id));
+        if (!result.nextCursor) break;
+        cursor = result.nextCursor;
+      }
+      const order =
+        <T>(at: (x: T) => number, id: (x: T) => string) =>
+        (a: T, b: T) =>
+          at(b) - at(a) || (id(a) < id(b) ? 1 : id(a) > id(b) ? -1 : 0);
+      assert.deepEqual(
+        seenUsers,
+        [...users]
+          .sort(
+            order(
+              (u) => u.createdAt,
+              (u) => u.id,
+            ),
+          )
+          .map((u) => u.id),
+      );
+      assert.deepEqual(
+        (await s.users.list({ limit: 1 })).users[0],
+        [...users].sort(
+          order(
+            (u) => u.createdAt,
+            (u) => u.id,
+          ),
+        )[0],
+      );
+
+      const base = { familyId: 'fam_1', userId: 'usr_1', familyCreatedAt: 1 };
+      // Hashes are base64url: '-' and '_' must survive the cursor.
+      const hashes = ['a-b', 'A_b', 'zz', '0-9', '-x', '_y', 'Q'];
+      for (const [i, tokenHash] of hashes.entries())
+        await s.refreshTokens.insert({ ...base, tokenHash, createdAt: 10 + (i % 3) });
+      await s.refreshTokens.revokeFamily('fam_1', 50);
+      const seen: string[] = [];
+      cursor = undefined;
+      for (let page = 0; page < 10; page++) {
+        const result = await s.refreshTokens.list({ limit: 2, ...(cursor ? { cursor } : {}) });
+        seen.push(...result.tokens.map((t) => t.tokenHash));
+        assert.ok(result.tokens.every((t) => t.revokedAt === 50 && t.familyId === 'fam_1'));
+        if (!result.nextCursor) break;
+        cursor = result.nextCursor;
+      }
+      assert.deepEqual(
+        seen,
+        hashes
+          .map((tokenHash, i) => ({ tokenHash, createdAt: 10 + (i % 3) }))
+          .sort(
+            order(
+              (t) => t.createdAt,
+              (t) => t.tokenHash,
+            ),
+          )
+          .map((t) => t.tokenHash),
+      );
+      assert.equal((await s.users.list({ limit: 10, cursor: "' OR 1=1 --" })).users.length, 7);
+      await s.close();
+    });
+  });
+}
+
+/**
+ * The contract of a shared signing-key store (`SigningKeyStore`): memory and PostgreSQL.
+ * `make` returns a fresh, empty store and a function that releases it.
+ */
+export function runSigningKeyStoreContract(
+  name: string,
+  make: () => Promise<{ store: SigningKeyStore; close: () => Promise<void> | void }>,
+): void {
+  describe(`signing key store contract: ${name}`, () => {
+    const key = async (at: number) => ({
+      record: await generateSigningKey({ now: () => at }),
+      activatesAt: at,
+    });
+
+    test('of instances generating the first key at once exactly one adds it, and all read the same', async () => {
+      const { store, close } = await make();
+      assert.deepEqual(await store.list(), []);
+      const candidates = await Promise.all(Array.from({ length: 8 }, () => key(1_000)));
+      const results = await Promise.all(candidates.map((k) => store.add(k, null, 0)));
+      assert.equal(results.filter(Boolean).length, 1);
+      const winner = candidates[results.indexOf(true)]!;
+      assert.deepEqual(await store.list(), [winner]);
+      await close();
+    });
+
+    test('a rotation adds after the expected key only, keeps activation order, and drops superseded keys', async () => {
+      const { store, close } = await make();
+      const first = await key(1_000);
+      const second = await key(5_000);
+      const third = await key(9_000);
+      assert.equal(await store.add(first, null, 0), true);
+      // A stale expectation (another instance rotated first) writes nothing.
+      assert.equal(await store.add(second, null, 0), false);
+      assert.equal(await store.add(second, first.record.kid, 0), true);
+      assert.equal(await store.add(third, first.record.kid, 0), false);
+      assert.deepEqual(
+        (await store.list()).map((k) => [k.record.kid, k.activatesAt]),
+        [
+          [first.record.kid, 1_000],
+          [second.record.kid, 5_000],
+        ],
+      );
+      // The first key's successor activated at 5 000: with a cut-off after that, it goes.
+      assert.equal(await store.add(third, second.record.kid, 6_000), true);
+      const kept = await store.list();
+      assert.deepEqual(
+        kept.map((k) => k.record.kid),
+        [second.record.kid, third.record.kid],
+      );
+      assert.deepEqual(kept[0], second);
+      assert.equal(kept[0]!.record.retiredAt, undefined);
+      await close();
     });
   });
 }

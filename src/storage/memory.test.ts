@@ -1,4 +1,5 @@
-import { runStorageContract } from './contract.ts';
-import { memoryStorage } from './memory.ts';
+import { runSigningKeyStoreContract, runStorageContract } from './contract.ts';
+import { memorySigningKeyStore, memoryStorage } from './memory.ts';
 
 runStorageContract('memory', () => memoryStorage());
+runSigningKeyStoreContract('memory', async () => ({ store: memorySigningKeyStore(), close() {} }));

@@ -5,9 +5,12 @@ import type {
   AuditPage,
   AuditQuery,
   AuditStore,
+  PageQuery,
   RefreshTokenRecord,
   RefreshTokenStore,
+  SigningKeyStore,
   Storage,
+  StoredSigningKey,
   TtlStore,
   UserPatch,
   UserRecord,
@@ -53,11 +56,56 @@ function memoryUserStore(): UserStore {
       return true;
     },
     count: () => byId.size,
+    list(query) {
+      const { items, nextCursor } = page([...byId.values()], query, (u) => u.id);
+      return { users: items.map((u) => ({ ...u })), nextCursor };
+    },
   };
 }
 
 function copy<T extends object>(value: T | undefined): T | undefined {
   return value === undefined ? undefined : { ...value };
+}
+
+/** Newest first on (createdAt, id), from the cursor on: one page and the next cursor. */
+function page<T extends { createdAt: number }>(
+  all: T[],
+  query: PageQuery,
+  idOf: (item: T) => string,
+): { items: T[]; nextCursor: string | null } {
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const sorted = all
+    .filter((item) => !cursor || isBeyondCursor(item.createdAt, idOf(item), cursor))
+    .sort((a, b) => b.createdAt - a.createdAt || (idOf(a) < idOf(b) ? 1 : idOf(a) > idOf(b) ? -1 : 0));
+  const items = sorted.slice(0, query.limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: sorted.length > query.limit && last ? encodeCursor(last.createdAt, idOf(last)) : null,
+  };
+}
+
+/**
+ * Signing keys in process memory (tests, and the library's own use); see `SigningKeyStore`.
+ * Synchronous, so `add`'s compare-and-set is atomic within the process.
+ */
+export function memorySigningKeyStore(): SigningKeyStore {
+  let keys: StoredSigningKey[] = [];
+  const order = (a: StoredSigningKey, b: StoredSigningKey) =>
+    a.activatesAt - b.activatesAt || (a.record.kid < b.record.kid ? -1 : a.record.kid > b.record.kid ? 1 : 0);
+  return {
+    list: () => structuredClone(keys),
+    add(key, expectedLastKid, dropSupersededBefore) {
+      if ((keys.at(-1)?.record.kid ?? null) !== expectedLastKid) return false;
+      if (keys.some((k) => k.record.kid === key.record.kid)) return false;
+      keys = [...keys, structuredClone(key)].sort(order);
+      // A key is superseded when any later key has activated: its successor did, at the latest then.
+      keys = keys.filter(
+        (k) => !keys.some((n) => n.activatesAt > k.activatesAt && n.activatesAt <= dropSupersededBefore),
+      );
+      return true;
+    },
+  };
 }
 
 function memoryAuditStore(): AuditStore {
@@ -167,6 +215,10 @@ function memoryRefreshTokenStore(): RefreshTokenStore {
         }
       }
       return [...families];
+    },
+    list(query) {
+      const { items, nextCursor } = page([...tokens.values()], query, (t) => t.tokenHash);
+      return { tokens: items.map((t) => ({ ...t })), nextCursor };
     },
   };
 }

@@ -8,6 +8,7 @@ import { transaction } from './sqlite-transaction.ts';
 import type {
   AuditEvent,
   AuditStore,
+  PageQuery,
   RefreshTokenRecord,
   RefreshTokenStore,
   Storage,
@@ -138,6 +139,34 @@ function sqliteUserStore(db: DatabaseSync): UserStore {
       return result.changes === 1;
     },
     count: () => Number((count.get() as Row).n),
+    list(query) {
+      const { rows, nextCursor } = pageOf(db, 'users', 'id', query);
+      return { users: rows.map((row) => toUser(row)!), nextCursor };
+    },
+  };
+}
+
+/** One page of `table`, newest first on (created_at, idColumn), and the cursor of the next. */
+function pageOf(
+  db: DatabaseSync,
+  table: 'users' | 'refresh_tokens',
+  idColumn: 'id' | 'token_hash',
+  query: PageQuery,
+): { rows: Row[]; nextCursor: string | null } {
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const where = cursor ? `WHERE created_at < ? OR (created_at = ? AND ${idColumn} < ?)` : '';
+  const params: SQLInputValue[] = cursor ? [cursor.at, cursor.at, cursor.id] : [];
+  const rows = db
+    .prepare(`SELECT * FROM ${table} ${where} ORDER BY created_at DESC, ${idColumn} DESC LIMIT ?`)
+    .all(...params, query.limit + 1) as Row[];
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    rows: page,
+    nextCursor:
+      rows.length > query.limit && last
+        ? encodeCursor(Number(last.created_at), String(last[idColumn]))
+        : null,
   };
 }
 
@@ -299,5 +328,9 @@ function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
     revokeUser: (userId, now) => [
       ...new Set((revokeUser.all(now, userId) as Row[]).map((r) => String(r.family_id))),
     ],
+    list(query) {
+      const { rows, nextCursor } = pageOf(db, 'refresh_tokens', 'token_hash', query);
+      return { tokens: rows.map((row) => toRefresh(row)!), nextCursor };
+    },
   };
 }

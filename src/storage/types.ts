@@ -1,8 +1,9 @@
 import type { ApiKeyRecord } from '../api-keys/record.ts';
 import type { Awaitable } from '../lib/types.ts';
 import type { RefreshTokenRecord } from '../tokens/refresh-token.ts';
+import type { SigningKeyRecord } from '../tokens/signing-keys.ts';
 
-export type { ApiKeyRecord, RefreshTokenRecord };
+export type { ApiKeyRecord, RefreshTokenRecord, SigningKeyRecord };
 
 /**
  * Rampart's storage interfaces. Each is small, returns `Awaitable` so the memory store stays
@@ -93,6 +94,14 @@ export interface UserRecord {
 
 export type UserPatch = Partial<Pick<UserRecord, 'name' | 'role' | 'passwordHash' | 'notBefore'>>;
 
+/** A page of a store's records, newest first (`rampart export`, admin listings). */
+export interface PageQuery {
+  /** 1–500. */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
 /**
  * Accounts. `create` is atomic with respect to `emailKey`: of two concurrent creates with one
  * email exactly one returns 'created'.
@@ -103,6 +112,8 @@ export interface UserStore {
   getByEmailKey(emailKey: string): Awaitable<UserRecord | undefined>;
   update(id: string, patch: UserPatch, now: number): Awaitable<boolean>;
   count(): Awaitable<number>;
+  /** Newest first, keyset-paginated on (createdAt, id). */
+  list(query: PageQuery): Awaitable<{ users: UserRecord[]; nextCursor: string | null }>;
 }
 
 /**
@@ -136,6 +147,8 @@ export interface RefreshTokenStore {
   revokeFamily(familyId: string, now: number): Awaitable<number>;
   /** Revokes every token of a user (password change or reset); returns the families it ended. */
   revokeUser(userId: string, now: number): Awaitable<string[]>;
+  /** Newest first, keyset-paginated on (createdAt, tokenHash). */
+  list(query: PageQuery): Awaitable<{ tokens: RefreshTokenRecord[]; nextCursor: string | null }>;
 }
 
 export interface ApiKeyListQuery {
@@ -213,6 +226,41 @@ export interface ApiKeyStore {
   spendCredits(id: string, cost: number, now: number): Awaitable<CreditSpend | undefined>;
 }
 
+/**
+ * A signing key as a shared store holds it. The record never carries `retiredAt`: a key is
+ * retired when the next one activates, so every instance derives the same ring from the rows
+ * and the clock, and a new key can be published (and verify) before it signs.
+ */
+export interface StoredSigningKey {
+  /** The key; `retiredAt` is absent (derived from the next key's `activatesAt`). */
+  record: SigningKeyRecord;
+  /** When it starts signing, epoch ms. Before that it only verifies and is published. */
+  activatesAt: number;
+}
+
+/**
+ * Signing keys shared by every instance of a deployment (the data dir's 0600 file serves one
+ * host; this serves several).
+ *
+ * Atomicity: `add` is a compare-and-set on the last key to activate: it writes only if that is
+ * still `expectedLastKid` (`null`: no key stored yet), so of instances that all decide to
+ * generate (first start, scheduled rotation) exactly one adds its key and the others read it.
+ */
+export interface SigningKeyStore {
+  /** Every stored key, in activation order (ties by kid). */
+  list(): Awaitable<StoredSigningKey[]>;
+  /**
+   * Adds `key` if the last key to activate is still `expectedLastKid`, and drops the keys
+   * whose successor activated before `dropSupersededBefore` (their tokens have expired).
+   * False when nothing was written.
+   */
+  add(
+    key: StoredSigningKey,
+    expectedLastKid: string | null,
+    dropSupersededBefore: number,
+  ): Awaitable<boolean>;
+}
+
 /** All persistent state of one Rampart deployment. */
 export interface Storage {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
@@ -221,6 +269,11 @@ export interface Storage {
   readonly ttl: TtlStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly apiKeys: ApiKeyStore;
+  /**
+   * Signing keys, on storage that several hosts share (PostgreSQL). Absent on single-host
+   * storage, where the keys stay in the data dir's 0600 file.
+   */
+  readonly signingKeys?: SigningKeyStore;
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Awaitable<void>;
   close(): Awaitable<void>;

@@ -1,11 +1,30 @@
 import { spawnSync } from 'node:child_process';
-
-/** Each server binary the suite runs, and the Debian package that ships it. */
-const NEEDED: Array<{ binary: string; pkg: string }> = [{ binary: 'redis-server', pkg: 'redis-server' }];
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 function onPath(binary: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
 }
+
+/** Debian puts PostgreSQL's server binaries off PATH, under /usr/lib/postgresql/<version>/bin. */
+function postgresInstalled(): boolean {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    for (const version of readdirSync(root)) {
+      try {
+        accessSync(join(root, version, 'bin', 'initdb'), constants.X_OK);
+        return true;
+      } catch {}
+    }
+  }
+  return onPath('initdb');
+}
+
+/** Each server the suite runs, the Debian package that ships it, and how to tell it is there. */
+const NEEDED: Array<{ pkg: string; present: () => boolean }> = [
+  { pkg: 'redis-server', present: () => onPath('redis-server') },
+  { pkg: 'postgresql', present: postgresInstalled },
+];
 
 /**
  * Installs the Debian packages whose servers the tests start, when missing. As root it runs
@@ -13,7 +32,7 @@ function onPath(binary: string): boolean {
  * its server.
  */
 export function ensureSystemPackages(): void {
-  const missing = NEEDED.filter((n) => !onPath(n.binary)).map((n) => n.pkg);
+  const missing = NEEDED.filter((n) => !n.present()).map((n) => n.pkg);
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
@@ -22,7 +41,7 @@ export function ensureSystemPackages(): void {
   }
   console.error(`installing ${missing.join(', ')} for the test suite…`);
   const result = spawnSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive ${command}`], { stdio: 'inherit' });
-  const still = NEEDED.filter((n) => !onPath(n.binary)).map((n) => n.pkg);
+  const still = NEEDED.filter((n) => !n.present()).map((n) => n.pkg);
   if (result.status !== 0 || still.length > 0) {
     console.error(`could not install ${still.join(', ')}; run as root:\n  ${command}`);
     process.exit(1);
