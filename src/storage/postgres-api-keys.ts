@@ -1,50 +1,11 @@
-import type { ApiKeyCredits, ApiKeyRecord } from '../api-keys/record.ts';
+import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type PgExecutor, rollback } from './postgres-client.ts';
+import { apiKeyFromRow, creditsFromRow } from './rows.ts';
 import type { ApiKeyStore } from './types.ts';
 
-type Row = Record<string, unknown>;
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-function toCredits(row: Row): ApiKeyCredits | null {
-  if (row.credits_remaining === null) return null;
-  const credits: ApiKeyCredits = { remaining: Number(row.credits_remaining) };
-  if (row.refill_amount !== null) {
-    credits.refill = {
-      amount: Number(row.refill_amount),
-      intervalMs: Number(row.refill_interval_ms),
-      lastRefillAt: Number(row.refill_last_at),
-      ...(row.refill_max !== null ? { max: Number(row.refill_max) } : {}),
-    };
-  }
-  return credits;
-}
-
-function toKey(row: Row | undefined): ApiKeyRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    hash: String(row.hash),
-    hint: String(row.hint),
-    prefix: String(row.prefix),
-    name: String(row.name),
-    ownerId: row.owner_id === null ? null : String(row.owner_id),
-    scopes: JSON.parse(String(row.scopes)),
-    createdAt: Number(row.created_at),
-    expiresAt: num(row.expires_at),
-    lastUsedAt: num(row.last_used_at),
-    revokedAt: num(row.revoked_at),
-    metadata: JSON.parse(String(row.metadata)),
-    credits: toCredits(row),
-    rateLimit:
-      row.rate_limit === null
-        ? null
-        : { limit: Number(row.rate_limit), windowMs: Number(row.rate_window_ms) },
-    rotatedFrom: row.rotated_from === null ? null : String(row.rotated_from),
-  };
-}
+const _num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 const INSERT = `INSERT INTO api_keys (id, hash, hint, prefix, name, owner_id, scopes, created_at, expires_at,
     last_used_at, revoked_at, metadata, credits_remaining, refill_amount, refill_interval_ms, refill_last_at,
@@ -105,10 +66,10 @@ export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
         'SELECT * FROM api_keys WHERE hash = ANY($1::text[]) LIMIT 1',
         [hashes],
       );
-      return toKey(rows[0]);
+      return apiKeyFromRow(rows[0]);
     },
     get: async (id) =>
-      toKey((await sql.read('rampart_key_by_id', 'SELECT * FROM api_keys WHERE id = $1', [id]))[0]),
+      apiKeyFromRow((await sql.read('rampart_key_by_id', 'SELECT * FROM api_keys WHERE id = $1', [id]))[0]),
     async list(query) {
       const where: string[] = [];
       const params: unknown[] = [];
@@ -130,7 +91,7 @@ export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
          ORDER BY created_at DESC, id DESC LIMIT $${params.length + 1}`,
         [...params, query.limit + 1],
       );
-      const keys = rows.slice(0, query.limit).map((row) => toKey(row)!);
+      const keys = rows.slice(0, query.limit).map((row) => apiKeyFromRow(row)!);
       const last = keys.at(-1);
       return {
         keys,
@@ -148,7 +109,7 @@ export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
          WHERE id = $1 RETURNING *`,
         [id, patch.revokedAt ?? null, patch.hash ?? null],
       );
-      return toKey(rows[0]);
+      return apiKeyFromRow(rows[0]);
     },
     async touchMany(entries) {
       if (entries.size === 0) return;
@@ -169,7 +130,7 @@ export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
           [id],
         );
         if (!rows[0]) return undefined;
-        const current = toCredits(rows[0]);
+        const current = creditsFromRow(rows[0]);
         if (current === null) return { allowed: true, remaining: null };
         const outcome = applyCredits(current, now, cost);
         const next = outcome.credits!;

@@ -3,8 +3,8 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { postgresApiKeyStore } from './postgres-api-keys.ts';
 import { type PgExecutor, pgExecutor, rollback, type Sql, storeError } from './postgres-client.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
+import { eventFromRow, refreshFromRow, userFromRow } from './rows.ts';
 import type {
-  AuditEvent,
   AuditStore,
   PageQuery,
   RefreshTokenRecord,
@@ -14,7 +14,6 @@ import type {
   StoredSigningKey,
   TtlStore,
   UserPatch,
-  UserRecord,
   UserStore,
 } from './types.ts';
 
@@ -241,22 +240,7 @@ function describe(error: unknown): string {
 
 type Row = Record<string, unknown>;
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-function toUser(row: Row | undefined): UserRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    email: String(row.email),
-    emailKey: String(row.email_key),
-    name: String(row.name),
-    role: row.role === 'admin' ? 'admin' : 'user',
-    passwordHash: String(row.password_hash),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    notBefore: num(row.not_before),
-  };
-}
+const _num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** One page newest first on (created_at, idColumn): the SQL pieces and how to read the result. */
 function keyset(query: PageQuery, atColumn: string, idColumn: string, firstParam: number) {
@@ -295,9 +279,11 @@ function postgresUserStore(sql: Sql): UserStore {
       return count === 1 ? 'created' : 'email_taken';
     },
     getById: async (id) =>
-      toUser((await sql.read('rampart_user_by_id', 'SELECT * FROM users WHERE id = $1', [id]))[0]),
+      userFromRow((await sql.read('rampart_user_by_id', 'SELECT * FROM users WHERE id = $1', [id]))[0]),
     getByEmailKey: async (key) =>
-      toUser((await sql.read('rampart_user_by_email', 'SELECT * FROM users WHERE email_key = $1', [key]))[0]),
+      userFromRow(
+        (await sql.read('rampart_user_by_email', 'SELECT * FROM users WHERE email_key = $1', [key]))[0],
+      ),
     async update(id, patch, now) {
       const keys = (Object.keys(patch) as Array<keyof UserPatch>)
         .filter((k) => Object.hasOwn(columns, k))
@@ -323,28 +309,13 @@ function postgresUserStore(sql: Sql): UserStore {
       );
       const { items, nextCursor } = k.page(
         rows,
-        (r) => toUser(r)!,
+        (r) => userFromRow(r)!,
         (u) => u.createdAt,
         (u) => u.id,
       );
       return { users: items, nextCursor };
     },
   };
-}
-
-function toEvent(row: Row): AuditEvent {
-  const event: AuditEvent = {
-    id: String(row.id),
-    type: String(row.type) as AuditEvent['type'],
-    at: Number(row.at),
-    outcome: String(row.outcome) as AuditEvent['outcome'],
-    detail: JSON.parse(String(row.detail)),
-    count: Number(row.count),
-  };
-  if (row.actor !== null) event.actor = String(row.actor);
-  if (row.ip !== null) event.ip = String(row.ip);
-  if (row.request_id !== null) event.requestId = String(row.request_id);
-  return event;
 }
 
 function postgresAuditStore(sql: Sql): AuditStore {
@@ -400,7 +371,7 @@ function postgresAuditStore(sql: Sql): AuditStore {
       );
       const { items, nextCursor } = k.page(
         rows,
-        toEvent,
+        eventFromRow,
         (e) => e.at,
         (e) => e.id,
       );
@@ -474,21 +445,6 @@ function postgresTtlStore(sql: Sql): TtlStore {
   };
 }
 
-function toRefresh(row: Row | undefined): RefreshTokenRecord | undefined {
-  if (!row) return undefined;
-  const record: RefreshTokenRecord = {
-    tokenHash: String(row.token_hash),
-    familyId: String(row.family_id),
-    userId: String(row.user_id),
-    createdAt: Number(row.created_at),
-    familyCreatedAt: Number(row.family_created_at),
-  };
-  if (row.used_at !== null) record.usedAt = Number(row.used_at);
-  if (row.replaced_by !== null) record.replacedBy = String(row.replaced_by);
-  if (row.revoked_at !== null) record.revokedAt = Number(row.revoked_at);
-  return record;
-}
-
 const refreshValues = (r: RefreshTokenRecord) => [
   r.tokenHash,
   r.familyId,
@@ -511,7 +467,7 @@ function postgresRefreshTokenStore(sql: Sql): RefreshTokenStore {
       );
     },
     get: async (tokenHash) =>
-      toRefresh(
+      refreshFromRow(
         (
           await sql.read('rampart_refresh_get', 'SELECT * FROM refresh_tokens WHERE token_hash = $1', [
             tokenHash,
@@ -568,7 +524,7 @@ function postgresRefreshTokenStore(sql: Sql): RefreshTokenStore {
       );
       const { items, nextCursor } = k.page(
         rows,
-        (r) => toRefresh(r)!,
+        (r) => refreshFromRow(r)!,
         (t) => t.createdAt,
         (t) => t.tokenHash,
       );

@@ -1,51 +1,14 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
-import type { ApiKeyCredits, ApiKeyRecord } from '../api-keys/record.ts';
+import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { apiKeyFromRow, creditsFromRow } from './rows.ts';
 import { transaction } from './sqlite-transaction.ts';
 import type { ApiKeyStore } from './types.ts';
 
 type Row = Record<string, SQLInputValue>;
 
-const num = (v: SQLInputValue): number | null => (v === null ? null : Number(v));
-
-function toCredits(row: Row): ApiKeyCredits | null {
-  if (row.credits_remaining === null) return null;
-  const credits: ApiKeyCredits = { remaining: Number(row.credits_remaining) };
-  if (row.refill_amount !== null) {
-    credits.refill = {
-      amount: Number(row.refill_amount),
-      intervalMs: Number(row.refill_interval_ms),
-      lastRefillAt: Number(row.refill_last_at),
-      ...(row.refill_max !== null ? { max: Number(row.refill_max) } : {}),
-    };
-  }
-  return credits;
-}
-
-function toKey(row: Row | undefined): ApiKeyRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    hash: String(row.hash),
-    hint: String(row.hint),
-    prefix: String(row.prefix),
-    name: String(row.name),
-    ownerId: row.owner_id === null ? null : String(row.owner_id),
-    scopes: JSON.parse(String(row.scopes)),
-    createdAt: Number(row.created_at),
-    expiresAt: num(row.expires_at),
-    lastUsedAt: num(row.last_used_at),
-    revokedAt: num(row.revoked_at),
-    metadata: JSON.parse(String(row.metadata)),
-    credits: toCredits(row),
-    rateLimit:
-      row.rate_limit === null
-        ? null
-        : { limit: Number(row.rate_limit), windowMs: Number(row.rate_window_ms) },
-    rotatedFrom: row.rotated_from === null ? null : String(row.rotated_from),
-  };
-}
+const _num = (v: SQLInputValue): number | null => (v === null ? null : Number(v));
 
 /** Thrown inside a transaction to roll it back when a compare-and-set fails. */
 class Conflict extends Error {}
@@ -131,9 +94,9 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     },
     findByHash(hashes) {
       if (hashes.length === 0) return undefined;
-      return toKey(lookup(hashes.length).get(...hashes) as Row | undefined);
+      return apiKeyFromRow(lookup(hashes.length).get(...hashes) as Row | undefined);
     },
-    get: (id) => toKey(byId.get(id) as Row | undefined),
+    get: (id) => apiKeyFromRow(byId.get(id) as Row | undefined),
     list(query) {
       const where: string[] = [];
       const params: SQLInputValue[] = [];
@@ -147,7 +110,7 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
       const sql = `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_at DESC, id DESC LIMIT ?`;
       const rows = db.prepare(sql).all(...params, query.limit + 1) as Row[];
-      const keys = rows.slice(0, query.limit).map((row) => toKey(row)!);
+      const keys = rows.slice(0, query.limit).map((row) => apiKeyFromRow(row)!);
       const last = keys.at(-1);
       return {
         keys,
@@ -158,7 +121,7 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
       const row = update.get({ id, revokedAt: patch.revokedAt ?? null, hash: patch.hash ?? null }) as
         | Row
         | undefined;
-      return toKey(row);
+      return apiKeyFromRow(row);
     },
     touchMany(entries) {
       if (entries.size === 0) return;
@@ -170,7 +133,7 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
       return transaction(db, () => {
         const row = credits.get(id) as Row | undefined;
         if (!row) return undefined;
-        const current = toCredits(row);
+        const current = creditsFromRow(row);
         if (current === null) return { allowed: true, remaining: null };
         const outcome = applyCredits(current, now, cost);
         const next = outcome.credits!;

@@ -2,11 +2,11 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { eventFromRow, refreshFromRow, userFromRow } from './rows.ts';
 import { sqliteApiKeyStore } from './sqlite-api-keys.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import { transaction } from './sqlite-transaction.ts';
 import type {
-  AuditEvent,
   AuditStore,
   PageQuery,
   RefreshTokenRecord,
@@ -14,7 +14,6 @@ import type {
   Storage,
   TtlStore,
   UserPatch,
-  UserRecord,
   UserStore,
 } from './types.ts';
 
@@ -85,21 +84,6 @@ export { transaction };
 
 type Row = Record<string, SQLInputValue>;
 
-function toUser(row: Row | undefined): UserRecord | undefined {
-  if (!row) return undefined;
-  return {
-    id: String(row.id),
-    email: String(row.email),
-    emailKey: String(row.email_key),
-    name: String(row.name),
-    role: row.role === 'admin' ? 'admin' : 'user',
-    passwordHash: String(row.password_hash),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    notBefore: row.not_before === null ? null : Number(row.not_before),
-  };
-}
-
 function sqliteUserStore(db: DatabaseSync): UserStore {
   const insert = db.prepare(
     `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before)
@@ -129,8 +113,8 @@ function sqliteUserStore(db: DatabaseSync): UserStore {
       );
       return result.changes === 1 ? 'created' : 'email_taken';
     },
-    getById: (id) => toUser(byId.get(id) as Row | undefined),
-    getByEmailKey: (key) => toUser(byEmail.get(key) as Row | undefined),
+    getById: (id) => userFromRow(byId.get(id) as Row | undefined),
+    getByEmailKey: (key) => userFromRow(byEmail.get(key) as Row | undefined),
     update(id, patch, now) {
       const keys = (Object.keys(patch) as Array<keyof UserPatch>).filter((k) => Object.hasOwn(columns, k));
       const sets = keys.map((k) => `${columns[k]} = ?`).concat('updated_at = ?');
@@ -141,7 +125,7 @@ function sqliteUserStore(db: DatabaseSync): UserStore {
     count: () => Number((count.get() as Row).n),
     list(query) {
       const { rows, nextCursor } = pageOf(db, 'users', 'id', query);
-      return { users: rows.map((row) => toUser(row)!), nextCursor };
+      return { users: rows.map((row) => userFromRow(row)!), nextCursor };
     },
   };
 }
@@ -168,21 +152,6 @@ function pageOf(
         ? encodeCursor(Number(last.created_at), String(last[idColumn]))
         : null,
   };
-}
-
-function toEvent(row: Row): AuditEvent {
-  const event: AuditEvent = {
-    id: String(row.id),
-    type: String(row.type) as AuditEvent['type'],
-    at: Number(row.at),
-    outcome: String(row.outcome) as AuditEvent['outcome'],
-    detail: JSON.parse(String(row.detail)),
-    count: Number(row.count),
-  };
-  if (row.actor !== null) event.actor = String(row.actor);
-  if (row.ip !== null) event.ip = String(row.ip);
-  if (row.request_id !== null) event.requestId = String(row.request_id);
-  return event;
 }
 
 function sqliteAuditStore(db: DatabaseSync): AuditStore {
@@ -222,7 +191,7 @@ function sqliteAuditStore(db: DatabaseSync): AuditStore {
       const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY at DESC, id DESC LIMIT ?`;
       const rows = db.prepare(sql).all(...params, query.limit + 1) as Row[];
-      const events = rows.slice(0, query.limit).map(toEvent);
+      const events = rows.slice(0, query.limit).map(eventFromRow);
       const last = events.at(-1);
       return {
         events,
@@ -264,21 +233,6 @@ function sqliteTtlStore(db: DatabaseSync): TtlStore {
   };
 }
 
-function toRefresh(row: Row | undefined): RefreshTokenRecord | undefined {
-  if (!row) return undefined;
-  const record: RefreshTokenRecord = {
-    tokenHash: String(row.token_hash),
-    familyId: String(row.family_id),
-    userId: String(row.user_id),
-    createdAt: Number(row.created_at),
-    familyCreatedAt: Number(row.family_created_at),
-  };
-  if (row.used_at !== null) record.usedAt = Number(row.used_at);
-  if (row.replaced_by !== null) record.replacedBy = String(row.replaced_by);
-  if (row.revoked_at !== null) record.revokedAt = Number(row.revoked_at);
-  return record;
-}
-
 function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
   const insert = db.prepare(
     `INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, family_created_at, used_at, replaced_by, revoked_at)
@@ -313,7 +267,7 @@ function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
     insert(record) {
       add(record);
     },
-    get: (tokenHash) => toRefresh(get.get(tokenHash) as Row | undefined),
+    get: (tokenHash) => refreshFromRow(get.get(tokenHash) as Row | undefined),
     rotate(tokenHash, successor, now) {
       return transaction(db, () => {
         if (markUsed.run(now, successor.tokenHash, tokenHash).changes !== 1) return false;
@@ -330,7 +284,7 @@ function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
     ],
     list(query) {
       const { rows, nextCursor } = pageOf(db, 'refresh_tokens', 'token_hash', query);
-      return { tokens: rows.map((row) => toRefresh(row)!), nextCursor };
+      return { tokens: rows.map((row) => refreshFromRow(row)!), nextCursor };
     },
   };
 }
