@@ -2,6 +2,10 @@ export type { Accept, Authenticator, AuthenticatorOptions, AuthFailure, AuthResu
 export { createAuthenticator } from './authenticate.ts';
 export type { Credential, CredentialSource } from './credentials.ts';
 export { extractCredential } from './credentials.ts';
+export type { JsonBodyInput, JsonBodyOptions, JsonBodyOutcome } from './json-request.ts';
+export { JSON_BODY_DEFAULTS, jsonBodyConfig, readJsonBody } from './json-request.ts';
+export type { PublicKeySet } from './jwks-ring.ts';
+export { verificationRing } from './jwks-ring.ts';
 export type { Principal, Requirement } from './principal.ts';
 export {
   ADMIN_SCOPE,
@@ -12,3 +16,26 @@ export {
   REALM,
   unauthenticated,
 } from './principal.ts';
+export type {
+  AcceptedCredential,
+  ApiKeyLookup,
+  ApiKeysOptions,
+  AuthDecision,
+  AuthenticateOptions,
+  AuthFailureOptions,
+  Decision,
+  JsonBodyDecision,
+  JwtOptions,
+  Rampart,
+  RampartOptions,
+  RampartRateLimitOptions,
+  RateLimitRule,
+  Refusal,
+  RequestView,
+  SecurityEvent,
+  Step,
+  ValidatedParts,
+  ValidateSchemas,
+  ValidationDecision,
+} from './rampart.ts';
+export { createRampart, isRampart, RAMPART_DEFAULTS } from './rampart.ts';

@@ -232,10 +232,12 @@ export function isObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The value's fields, for reading an option of unknown shape. */
 export function record(value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** Refuses an option name that is not in `keys`, naming it (`jwt.isRevokd: unknown option`). */
 export function knownKeys(value: object, keys: ReadonlySet<string>, field: string): void {
   for (const key of Object.keys(value)) {
     // A misspelt option silently ignored would be a silent hole (`isRevokd`, `scope`).
@@ -244,7 +246,7 @@ export function knownKeys(value: object, keys: ReadonlySet<string>, field: strin
   }
 }
 
-/** Runs a domain factory, naming the options field in its TypeError (`rules[0].window` → `rateLimit.api.window`). */
+/** Runs a domain factory, naming the options field in its TypeError (`issuer: …` → `jwt.issuer: …`). */
 export function within<T>(field: string, make: () => T): T {
   try {
     return make();
@@ -259,12 +261,14 @@ export function within<T>(field: string, make: () => T): T {
   }
 }
 
+/** `value` when it is a function or absent; a TypeError naming `field` otherwise. */
 export function optionalFunction<T>(value: T | undefined, field: string): T | undefined {
   if (value !== undefined && typeof value !== 'function')
     throw new TypeError(`${field}: expected a function`);
   return value;
 }
 
+/** A frozen copy of a list of non-empty strings, or `undefined` when absent. */
 export function stringList(value: unknown, field: string): readonly string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '')) {
@@ -273,11 +277,13 @@ export function stringList(value: unknown, field: string): readonly string[] | u
   return Object.freeze([...value]);
 }
 
+/** What `jwt` compiles to: the verifier, and the issuer when a signing key is configured. */
 export interface TokenSetup {
   verify: (token: string) => Promise<AccessTokenResult>;
   issuer: AccessTokenIssuer | undefined;
 }
 
+/** Checks `jwt` and builds the access-token verifier (and issuer) from `src/tokens`. */
 export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
   if (!isObject(jwt)) throw new TypeError('jwt: expected an options object');
   knownKeys(jwt, JWT_KEYS, 'jwt');
@@ -359,11 +365,13 @@ export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
   return { verify: (token) => verifier.verify(token), issuer };
 }
 
+/** What `apiKeys` compiles to. */
 export interface KeySetup {
   verify: (key: string, options: { scope?: readonly string[] }) => Awaitable<KeyDecision>;
   prefixes: readonly string[];
 }
 
+/** Checks `apiKeys` and builds (or wraps) the key verifier from `src/api-keys`. */
 export function setupApiKeys(apiKeys: ApiKeysOptions, now: Clock): KeySetup {
   if (!isObject(apiKeys)) throw new TypeError('apiKeys: expected an options object');
   // A verifier object (createApiKeyVerifier) is accepted as is: it is `{ verify }`.

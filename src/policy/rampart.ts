@@ -17,13 +17,16 @@ import { type ClientIpResolver, createClientIpResolver } from '../http/client-ip
 import { type CorsOptions, createCors } from '../http/cors.ts';
 import { type HttpAnswer, problemAnswer, toRampartError } from '../http/problem.ts';
 import { type SecurityHeadersOptions, securityHeaders } from '../http/security-headers.ts';
+import { parseDuration } from '../lib/duration.ts';
+import { ipKey } from '../lib/ip.ts';
+import type { Awaitable } from '../lib/types.ts';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/limiter.ts';
 import { type MemoryRateLimitStore, memoryRateLimitStore } from '../rate-limit/memory-store.ts';
 import { compileRule, type RateLimitRequest } from '../rate-limit/rules.ts';
 import type { RateLimitStore } from '../rate-limit/store.ts';
 import type { AccessTokenInput, AccessTokenResult, IssuedAccessToken } from '../tokens/access-token.ts';
 import { type StandardSchemaV1, validate as validateWithSchema } from '../validation/standard-schema.ts';
-import { type AuthFailure, createAuthenticator } from './authenticate.ts';
+import { type AuthenticatorOptions, type AuthFailure, createAuthenticator } from './authenticate.ts';
 import { type JsonBodyInput, jsonBodyConfig, readJsonBody } from './json-request.ts';
 import { insufficientScope, isAllowed, type Principal } from './principal.ts';
 import {
@@ -62,6 +65,12 @@ export { RAMPART_DEFAULTS } from './rampart-options.ts';
 /**
  * What the policy sees of a request. An adapter builds one per request (and reuses it for
  * every step of that request); nothing in it is a framework object.
+ *
+ * Build it as a plain object with every field present and plain data values, and refresh
+ * `route`, `body` and `params` as the framework learns them. Not with getters: V8 gives each
+ * object literal with its own accessor closures a hidden class of its own, so a view per
+ * request with getters kept young objects alive through GCs (measured with bench/adapters.ts:
+ * about a quarter of the throughput lost).
  */
 export interface RequestView {
   /** The method, upper case. */
@@ -72,7 +81,7 @@ export interface RequestView {
    * The router's route pattern (`/api/users/:id`) once the framework has matched one. Rate-limit
    * rules with `routes` match it (falling back to `path`), and events name it.
    */
-  readonly route?: string | undefined;
+  route?: string | undefined;
   /** A request header by lower-case name; several lines joined with `, `. */
   readonly headers: (name: string) => string | undefined;
   /** The raw query string, after `?`, if any. */
@@ -80,9 +89,9 @@ export interface RequestView {
   /** The socket peer's address; the client address is resolved from it (`trustProxy`). */
   readonly ip: string;
   /** The parsed body, if one was read. */
-  readonly body?: unknown;
+  body?: unknown;
   /** The route parameters the router extracted. */
-  readonly params?: Readonly<Record<string, string>> | undefined;
+  params?: Readonly<Record<string, string>> | undefined;
   /** Set by the adapter once `authenticate` passed: limits keyed by `'user'`/`'apiKey'` read it. */
   principal?: Principal | undefined;
   /** A request id to put in problem bodies and events. */
@@ -123,6 +132,7 @@ export type JsonBodyDecision = Decision<{ readonly value: unknown }>;
 /** A step over a request view. */
 export type Step<D> = (view: RequestView) => Promise<D>;
 
+/** Which credentials an authentication step takes. */
 export type AcceptedCredential = 'bearer' | 'apiKey' | 'any';
 
 /** Options of `rampart.authenticate()`. */
@@ -185,6 +195,8 @@ export interface Rampart {
 // ---------------------------------------------------------------------------------------------
 
 const BRAND = Symbol.for('rampart.policy');
+/** The most client addresses whose recent failures are remembered (as the memory store's own bound). */
+const MAX_RECENT_FAILURES = 100_000;
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 const AUTHENTICATE_KEYS = new Set(['accept', 'roles', 'scopes']);
 const VALIDATE_PARTS = ['params', 'query', 'body'] as const;
@@ -204,6 +216,16 @@ function parseQuery(query: string | undefined): Record<string, string | string[]
     out[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
   }
   return out;
+}
+
+/** RFC 9112 §6.3: a request has a body when it says a length above 0 or a transfer coding. */
+function hasBody(view: RequestView): boolean {
+  const length = view.headers('content-length');
+  return length === undefined ? view.headers('transfer-encoding') !== undefined : length.trim() !== '0';
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 }
 
 function isStandardSchema(value: unknown): value is StandardSchemaV1 {
@@ -275,6 +297,9 @@ export function createRampart(options: RampartOptions = {}): Rampart {
     ...RAMPART_DEFAULTS.sensitiveLimiter,
     ...(limitOptions.sensitive ?? {}),
   } as RateLimitRule;
+  // Checked now, though their limiters are made only if used.
+  compileRule(apiRule, 'rateLimit.api', limitOptions.ipv6Prefix ?? 64);
+  compileRule(sensitiveRule, 'rateLimit.sensitive', limitOptions.ipv6Prefix ?? 64);
 
   const emit = (event: Omit<SecurityEvent, 'at'>, view?: RequestView): void => {
     if (onEvent === undefined) return;
@@ -292,12 +317,17 @@ export function createRampart(options: RampartOptions = {}): Rampart {
     error,
   });
 
-  const ipCache = new WeakMap<RequestView, string>();
+  // Per-request memos live on the view under this policy's own symbols: another policy in the
+  // same app (with another trustProxy) keeps its own, and no WeakMap grows with the traffic.
+  const IP = Symbol('rampart.clientIp');
+  const LIMITS = Symbol('rampart.limits');
+  type Memo = RequestView & { [IP]?: string; [LIMITS]?: Record<string, string> };
   const clientIp = (view: RequestView): string => {
-    let ip = ipCache.get(view);
+    const memo = view as Memo;
+    let ip = memo[IP];
     if (ip === undefined) {
       ip = resolveIp(view.ip, view.headers);
-      ipCache.set(view, ip);
+      memo[IP] = ip;
     }
     return ip;
   };
@@ -350,6 +380,8 @@ export function createRampart(options: RampartOptions = {}): Rampart {
 
   // Failed authentications per client address (see AuthFailureOptions).
   let failures: RateLimiter | undefined;
+  let recentFailures: Map<string, number> | undefined;
+  let failureWindowMs = 0;
   if (options.authFailures !== false) {
     const given = options.authFailures ?? {};
     if (!isObject(given)) throw new TypeError('authFailures: expected { limit, window } or false');
@@ -358,23 +390,52 @@ export function createRampart(options: RampartOptions = {}): Rampart {
       throw new TypeError('authFailures.store: expected a RateLimitStore (consume, peek, reset)');
     }
     const store = given.store ?? own(memoryRateLimitStore());
-    failures = within('authFailures', () =>
-      createRateLimiter({
-        store,
-        fallback: fallbackStore(),
-        now,
-        rules: [
-          {
-            name: 'auth-failures',
-            counts: 'failures',
-            key: 'ip',
-            limit: given.limit ?? RAMPART_DEFAULTS.authFailures.limit,
-            window: given.window ?? RAMPART_DEFAULTS.authFailures.window,
-          },
-        ],
-      }),
-    );
+    const rule: RateLimitRule = {
+      name: 'auth-failures',
+      counts: 'failures',
+      key: 'ip',
+      limit: given.limit ?? RAMPART_DEFAULTS.authFailures.limit,
+      window: given.window ?? RAMPART_DEFAULTS.authFailures.window,
+    };
+    compileRule(rule, 'authFailures', 64);
+    failures = createRateLimiter({ store, fallback: fallbackStore(), now, rules: [rule] });
+    ruleNames.add(rule.name);
+    // With its own per-process counter (the default), Rampart knows which addresses failed
+    // lately, so a credential from any other address skips the counter read: a client that
+    // never failed pays nothing for the check. A shared store may hold other instances'
+    // counts, so it is always asked. Keys are the limiter's (IPv6 by /64), and the map is
+    // bounded like the memory store it mirrors (eviction can only loosen, never tighten).
+    if (given.store === undefined) {
+      recentFailures = new Map();
+      failureWindowMs = parseDuration(rule.window, 'authFailures.window');
+    }
   }
+  const markFailure = (ip: string): void => {
+    if (recentFailures === undefined) return;
+    const key = ipKey(ip);
+    recentFailures.delete(key);
+    if (recentFailures.size >= MAX_RECENT_FAILURES)
+      recentFailures.delete(recentFailures.keys().next().value!);
+    recentFailures.set(key, now() + failureWindowMs);
+  };
+  const mayBeBlocked = (ip: string): boolean => {
+    if (recentFailures === undefined) return true;
+    const key = ipKey(ip);
+    const until = recentFailures.get(key);
+    if (until === undefined) return false;
+    if (until > now()) return true;
+    recentFailures.delete(key);
+    return false;
+  };
+  // Made once, and synchronous for a client that never failed: a per-request async hook here
+  // measurably kept young objects alive through scavenges (see bench/adapters.ts).
+  const isBlocked =
+    failures === undefined
+      ? undefined
+      : (ip: string): Awaitable<boolean> =>
+          mayBeBlocked(ip)
+            ? failures.isBlocked({ method: 'GET', route: '/', ip }).then((check) => check.blocked)
+            : false;
   const failureRequest = (view: RequestView, ip: string): RateLimitRequest => ({
     method: view.method,
     route: view.route ?? view.path,
@@ -440,6 +501,7 @@ export function createRampart(options: RampartOptions = {}): Rampart {
       const ip = clientIp(view);
       const onFailure = (failure: AuthFailure) => {
         if (failures !== undefined) {
+          markFailure(ip);
           failures.recordFailure(failureRequest(view, ip)).catch((error: unknown) => onError(error));
         }
         emit(
@@ -457,15 +519,10 @@ export function createRampart(options: RampartOptions = {}): Rampart {
           view,
         );
       };
-      const authenticator = createAuthenticator({
-        apiKeyPrefixes,
-        verifyAccessToken: verifyToken,
-        ...(verifyApiKey !== undefined ? { verifyApiKey } : {}),
-        ...(failures !== undefined
-          ? { isBlocked: async () => (await failures.isBlocked(failureRequest(view, ip))).blocked }
-          : {}),
-        onFailure,
-      });
+      const hooks: AuthenticatorOptions = { apiKeyPrefixes, verifyAccessToken: verifyToken, onFailure };
+      if (verifyApiKey !== undefined) hooks.verifyApiKey = verifyApiKey;
+      if (isBlocked !== undefined) hooks.isBlocked = isBlocked;
+      const authenticator = createAuthenticator(hooks);
       let result: Awaited<ReturnType<typeof authenticator.authenticate>>;
       try {
         result = await authenticator.authenticate({ header: view.headers, query: view.query }, ip, accept);
@@ -495,6 +552,30 @@ export function createRampart(options: RampartOptions = {}): Rampart {
     };
   }
 
+  // The RateLimit fields are lists (draft-ietf-httpapi-ratelimit-headers): when several limits
+  // apply to one request (apiLimiter, then sensitiveLimiter), the response names them all. Each
+  // step answers the whole list so far, so an adapter only ever sets the fields.
+  const withEarlierLimits = (view: RequestView, headers: Record<string, string>): Record<string, string> => {
+    const earlier = (view as Memo)[LIMITS];
+    let merged = headers;
+    if (earlier !== undefined && headers['RateLimit-Policy'] !== undefined) {
+      merged = {
+        ...headers,
+        'RateLimit-Policy': `${earlier['RateLimit-Policy']},${headers['RateLimit-Policy']}`,
+        RateLimit: `${earlier.RateLimit},${headers.RateLimit}`,
+      };
+    } else if (earlier !== undefined) {
+      merged = { ...earlier, ...headers };
+    }
+    if (merged['RateLimit-Policy'] !== undefined) {
+      (view as Memo)[LIMITS] = {
+        'RateLimit-Policy': merged['RateLimit-Policy'],
+        RateLimit: merged.RateLimit!,
+      };
+    }
+    return merged;
+  };
+
   function rateLimit(rules: RateLimitRule | readonly RateLimitRule[], field = 'rateLimit'): Step<Decision> {
     const list = Array.isArray(rules) ? (rules as readonly RateLimitRule[]) : [rules as RateLimitRule];
     if (list.length === 0) throw new TypeError(`${field}: expected a rule or a non-empty array of rules`);
@@ -509,11 +590,12 @@ export function createRampart(options: RampartOptions = {}): Rampart {
         apiKeyId: principal?.keyId,
         body: view.body,
       });
-      if (result.allowed) return { ok: true, headers: result.headers };
+      const headers = withEarlierLimits(view, result.headers);
+      if (result.allowed) return { ok: true, headers };
       // A rule whose store is down and whose policy is 'closed' refused without counting: that
       // is an outage (503), not the client's fault (429).
       const code: ErrorCode = result.failure === 'closed' ? 'STORE_UNAVAILABLE' : 'RATE_LIMITED';
-      return refuse(new RampartError(code, { headers: result.headers }), view);
+      return refuse(new RampartError(code, { headers }), view);
     };
   }
 
@@ -560,6 +642,13 @@ export function createRampart(options: RampartOptions = {}): Rampart {
         }
       }
       return async (view) => {
+        // A body some other parser read (Fastify's text/plain) is not the JSON the schema is for.
+        if (parts.includes('body') && hasBody(view) && !isJson(view.headers('content-type'))) {
+          return refuse(
+            new RampartError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send the body as application/json.' }),
+            view,
+          );
+        }
         const value: ValidatedParts = {};
         const errors = [];
         for (const part of parts) {

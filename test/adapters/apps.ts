@@ -1,0 +1,171 @@
+/**
+ * The conformance app, written once per framework: the same policy (JWT, API key with a
+ * permission, the two limits, body and query validation, CORS, security headers, problem+json
+ * errors) and the same routes. Each starts on 127.0.0.1, port 0, and is stopped by `close()`.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import * as z from 'zod';
+import { userInput } from '../../examples/shared/policy.ts';
+import { createExpressRampart } from '../../src/adapters/express/index.ts';
+import { rampartPlugin } from '../../src/adapters/fastify/index.ts';
+import { createHonoRampart, type RampartEnv } from '../../src/adapters/hono/index.ts';
+import { createRampart, type Rampart, type RampartOptions, type SecurityEvent } from '../../src/index.ts';
+
+export const searchQuery = z.object({
+  q: z.string().min(2),
+  page: z.coerce.number().int().positive().default(1),
+});
+
+export interface RunningApp {
+  name: 'express' | 'fastify' | 'hono';
+  url: string;
+  events: SecurityEvent[];
+  close(): Promise<void>;
+}
+
+/** A failure planted in a route: its message must never reach the client. */
+export const SECRET_FAILURE = 'connect ECONNREFUSED postgres://admin:hunter2@db:5432';
+
+export type PolicyFactory = (events: SecurityEvent[]) => RampartOptions;
+
+function policyOf(makePolicy: PolicyFactory): { rampart: Rampart; events: SecurityEvent[] } {
+  const events: SecurityEvent[] = [];
+  return { rampart: createRampart(makePolicy(events)), events };
+}
+
+async function listen(server: Server): Promise<string> {
+  if (!server.listening) await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return `http://127.0.0.1:${port}`;
+}
+
+export async function expressApp(makePolicy: PolicyFactory): Promise<RunningApp> {
+  const { rampart, events } = policyOf(makePolicy);
+  const security = createExpressRampart(rampart);
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.get('/api/protected', security.authenticateToken, (req, res) => {
+    res.json({
+      message: 'Access granted',
+      user: { userId: req.principal!.userId, role: req.principal!.role },
+    });
+  });
+  app.get('/api/admin', security.authenticate({ roles: ['admin'] }), (_req, res) => {
+    res.json({ admin: true });
+  });
+  app.get('/api/data', security.validateApiKey('read'), (req, res) => {
+    res.json({ data: ['alpha', 'beta'], keyId: req.principal!.keyId });
+  });
+  app.post('/api/users', security.validateUserInput(userInput), (req, res) => {
+    res.status(201).json({ email: req.body.email, name: req.body.name });
+  });
+  app.get('/api/search', security.validate({ query: searchQuery }), (req, res) => {
+    res.json({ query: req.validated!.query });
+  });
+  app.post('/api/reset-password', security.sensitiveLimiter, (_req, res) => {
+    res.status(202).json({ status: 'accepted' });
+  });
+  app.get('/api/boom', () => {
+    throw new Error(SECRET_FAILURE);
+  });
+  app.use(security.notFound, security.errorHandler);
+  const server = app.listen(0, '127.0.0.1');
+  return {
+    name: 'express',
+    url: await listen(server),
+    events,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await rampart.close();
+    },
+  };
+}
+
+export async function fastifyApp(makePolicy: PolicyFactory): Promise<RunningApp> {
+  const { rampart, events } = policyOf(makePolicy);
+  const app = Fastify();
+  await app.register(rampartPlugin, { policy: rampart, cors: true });
+  app.addHook('onRequest', app.rampart.apiLimiter);
+  app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({
+    message: 'Access granted',
+    user: { userId: request.principal!.userId, role: request.principal!.role },
+  }));
+  app.get('/api/admin', { preHandler: app.rampart.authenticate({ roles: ['admin'] }) }, async () => ({
+    admin: true,
+  }));
+  app.get('/api/data', { preHandler: app.rampart.validateApiKey('read') }, async (request) => ({
+    data: ['alpha', 'beta'],
+    keyId: request.principal!.keyId,
+  }));
+  app.post('/api/users', { preHandler: app.rampart.validateUserInput(userInput) }, async (request, reply) => {
+    const body = request.body as { email: string; name: string };
+    return reply.code(201).send({ email: body.email, name: body.name });
+  });
+  app.get('/api/search', { preHandler: app.rampart.validate({ query: searchQuery }) }, async (request) => ({
+    query: request.query,
+  }));
+  app.post('/api/reset-password', { preHandler: app.rampart.sensitiveLimiter }, async (_request, reply) =>
+    reply.code(202).send({ status: 'accepted' }),
+  );
+  app.get('/api/boom', async () => {
+    throw new Error(SECRET_FAILURE);
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    name: 'fastify',
+    url: await listen(app.server),
+    events,
+    close: async () => {
+      await app.close();
+      await rampart.close();
+    },
+  };
+}
+
+export async function honoApp(makePolicy: PolicyFactory): Promise<RunningApp> {
+  const { rampart, events } = policyOf(makePolicy);
+  const security = createHonoRampart(rampart);
+  const app = new Hono<RampartEnv>();
+  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.get('/api/protected', security.authenticateToken, (c) => {
+    const principal = c.get('principal')!;
+    return c.json({ message: 'Access granted', user: { userId: principal.userId, role: principal.role } });
+  });
+  app.get('/api/admin', security.authenticate({ roles: ['admin'] }), (c) => c.json({ admin: true }));
+  app.get('/api/data', security.validateApiKey('read'), (c) =>
+    c.json({ data: ['alpha', 'beta'], keyId: c.get('principal')!.keyId }),
+  );
+  app.post('/api/users', security.validateUserInput(userInput), (c) => {
+    const body = c.get('validated')!.body as { email: string; name: string };
+    return c.json({ email: body.email, name: body.name }, 201);
+  });
+  app.get('/api/search', security.validate({ query: searchQuery }), (c) =>
+    c.json({ query: c.get('validated')!.query }),
+  );
+  app.post('/api/reset-password', security.sensitiveLimiter, (c) => c.json({ status: 'accepted' }, 202));
+  app.get('/api/boom', () => {
+    throw new Error(SECRET_FAILURE);
+  });
+  app.notFound(security.notFound);
+  app.onError(security.errorHandler);
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  return {
+    name: 'hono',
+    url: await listen(server),
+    events,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await rampart.close();
+    },
+  };
+}

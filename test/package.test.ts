@@ -1,0 +1,165 @@
+/**
+ * The package as users get it: build, `npm pack`, install the tarball into a fresh project
+ * (where Node does not strip types: everything must be JavaScript), type-check code against
+ * every export's `.d.ts`, and run the Express example from it.
+ *
+ * Needs package.json's `exports` to point at `dist/` and `files` to list it (see
+ * docs/library.md, "Packaging"). Dependencies come from the local npm cache when it has them
+ * (`--prefer-offline`).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, test } from 'node:test';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'rampart-package-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function run(command: string, args: string[], cwd: string): string {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 240_000 });
+  assert.equal(result.status, 0, `${command} ${args.join(' ')} failed:\n${result.stderr}\n${result.stdout}`);
+  return result.stdout;
+}
+
+/** The version installed here, so npm finds it in the local cache. */
+function installed(name: string): string {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
+  return `${name}@${manifest.version as string}`;
+}
+
+test('the packed tarball installs, type-checks and runs the Express example', {
+  timeout: 300_000,
+}, async () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    exports?: Record<string, unknown>;
+    files?: string[];
+  };
+  for (const entry of ['.', './express', './fastify', './hono']) {
+    assert.match(
+      JSON.stringify(manifest.exports?.[entry] ?? null),
+      /\.\/dist\//,
+      `package.json "exports" must map "${entry}" to dist/ (docs/library.md, "Packaging")`,
+    );
+  }
+  assert.ok(manifest.files?.includes('dist'), 'package.json "files" must list dist');
+  run(process.execPath, [join(ROOT, 'scripts/build.ts')], ROOT);
+
+  const [packed] = JSON.parse(
+    run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT),
+  ) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const contents = new Set(packed!.files.map((file) => file.path));
+  for (const base of ['index', 'adapters/express/index', 'adapters/fastify/index', 'adapters/hono/index']) {
+    assert.ok(contents.has(`dist/${base}.js`), `tarball lacks dist/${base}.js`);
+    assert.ok(contents.has(`dist/${base}.d.ts`), `tarball lacks dist/${base}.d.ts`);
+  }
+  assert.deepEqual(
+    [...contents].filter((path) => path.endsWith('.test.js') || path.startsWith('src/')),
+    [],
+    'tests and TypeScript sources stay out of the tarball',
+  );
+
+  const project = join(work, 'app');
+  mkdirSync(project);
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'uses-rampart', private: true, type: 'module' }),
+  );
+  run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--loglevel=error',
+      join(work, packed!.filename),
+      installed('express'),
+      installed('hono'),
+      installed('zod'),
+      installed('@types/express'),
+      installed('@types/node'),
+    ],
+    project,
+  );
+
+  // The example, as a user would write it: imported from the package, not from src/.
+  for (const dir of ['express', 'shared']) {
+    mkdirSync(join(project, 'examples', dir), { recursive: true });
+    for (const name of readdirSync(join(ROOT, 'examples', dir))) {
+      const text = readFileSync(join(ROOT, 'examples', dir, name), 'utf8')
+        .replaceAll("'../../src/index.ts'", "'rampart'")
+        .replaceAll("'../../src/adapters/express/index.ts'", "'rampart/express'");
+      assert.ok(
+        !text.includes('/src/'),
+        `examples/${dir}/${name} imports from src/ in a way the test cannot map`,
+      );
+      writeFileSync(join(project, 'examples', dir, name), text);
+    }
+  }
+  writeFileSync(
+    join(project, 'every-export.ts'),
+    [
+      "import { createRampart, type Rampart } from 'rampart';",
+      "import { createExpressRampart } from 'rampart/express';",
+      "import { rampartPlugin } from 'rampart/fastify';",
+      "import { createHonoRampart, type RampartEnv } from 'rampart/hono';",
+      "const rampart: Rampart = createRampart({ cors: { origins: ['https://app.example.com'] } });",
+      'export const pieces = [createExpressRampart(rampart), createHonoRampart(rampart), rampartPlugin];',
+      "export type Env = RampartEnv['Variables']['principal'];",
+    ].join('\n'),
+  );
+  cpSync(join(ROOT, 'tsconfig.json'), join(project, 'tsconfig.base.json'));
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      extends: './tsconfig.base.json',
+      compilerOptions: { skipLibCheck: false },
+      include: ['examples', 'every-export.ts'],
+    }),
+  );
+  run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', project], project);
+
+  const child = spawn(process.execPath, ['examples/express/server.ts'], {
+    cwd: project,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = once(child, 'exit');
+  try {
+    const lines = createInterface({ input: child.stdout! });
+    const first = await Promise.race([
+      once(lines, 'line').then(([line]) => line as string),
+      exited.then(() => assert.fail(`the example exited:\n${stderr}`)),
+    ]);
+    const { listening, demoToken, demoApiKey } = JSON.parse(first) as Record<string, string>;
+    const granted = await fetch(`${listening}/api/protected`, {
+      headers: { authorization: `Bearer ${demoToken}` },
+    });
+    assert.equal(granted.status, 200);
+    assert.deepEqual(await granted.json(), {
+      message: 'Access granted',
+      user: { userId: '123', role: 'admin' },
+    });
+    assert.equal(
+      (await fetch(`${listening}/api/data`, { headers: { 'x-api-key': demoApiKey! } })).status,
+      200,
+    );
+    const refused = await fetch(`${listening}/api/protected`);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const [code] = await exited;
+  assert.equal(code, 0, stderr);
+});
