@@ -379,3 +379,28 @@ describe('access tokens: the verification cache', () => {
     assert.deepEqual(await verifier.verify(token), { ok: false, code: 'UNKNOWN_KID' });
   });
 });
+
+test('concurrent uses of one cached token are all served from the cache', async () => {
+  const ring = createKeyRing({ keys: [await generateSigningKey()], accessTtlMs: 900_000 });
+  const common = { ring, issuer: 'https://iss.example', audience: 'api' };
+  const { token } = await createAccessTokenIssuer(common).issue({ sub: 'usr_1', role: 'user' });
+  let revocationChecks = 0;
+  const verifier = createAccessTokenVerifier({
+    ...common,
+    algorithms: ['EdDSA'],
+    cache: { max: 10 },
+    isRevoked: async () => {
+      revocationChecks++;
+      await new Promise((r) => setImmediate(r));
+      return false;
+    },
+  });
+  const first = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(token)));
+  assert.equal(first.filter((r) => r.ok && !r.cached).length, 20, 'one shared first check');
+  const again = await Promise.all(Array.from({ length: 50 }, () => verifier.verify(token)));
+  assert.ok(
+    again.every((r) => r.ok && r.cached),
+    'no concurrent request fell back to a full verification',
+  );
+  assert.equal(revocationChecks, 70, 'revocation is still checked on every use');
+});

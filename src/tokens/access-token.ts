@@ -265,6 +265,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     clockTolerance: clockToleranceSec,
   };
   const cache = new Map<string, CacheEntry>();
+  const inFlight = new Map<string, ReturnType<typeof verifyFully>>();
 
   async function accept(entry: CacheEntry, cached: boolean): Promise<AccessTokenResult> {
     if (isRevoked && (await isRevoked(entry.claims))) return { ok: false, code: 'REVOKED' };
@@ -329,17 +330,27 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       if (cacheMax > 0) {
         const hit = cache.get(token);
         if (hit) {
-          cache.delete(token);
           // Never past exp, and never once the key that verified it has left the ring.
           if (nowMs < hit.expMs && getRing().verificationKey(hit.kid) !== undefined) {
+            // The entry stays in place while revocation is checked: removing it first would
+            // send every concurrent request with this token to a full verification.
             const result = await accept(hit, true);
+            cache.delete(token);
             // Most recently used goes last; a revoked token leaves the cache.
             if (result.ok) cache.set(token, hit);
             return result;
           }
+          cache.delete(token);
         }
       }
-      const outcome = await verifyFully(token, nowMs);
+      // Concurrent first uses of one token share one signature check.
+      let pending = inFlight.get(token);
+      if (pending === undefined) {
+        pending = verifyFully(token, nowMs);
+        inFlight.set(token, pending);
+        void pending.finally(() => inFlight.delete(token)).catch(() => {});
+      }
+      const outcome = await pending;
       if (typeof outcome === 'string') return { ok: false, code: outcome };
       const result = await accept(outcome, false);
       if (result.ok && cacheMax > 0) {
