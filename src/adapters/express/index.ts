@@ -12,6 +12,7 @@
  * app.get('/api/protected', security.authenticateToken, (req, res) => res.json({ user: req.principal }));
  * app.use(security.notFound, security.errorHandler);
  */
+
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { RampartError } from '../../errors.ts';
 import type { CorsOptions } from '../../http/cors.ts';
@@ -32,6 +33,7 @@ import {
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
+import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
 import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
 
 declare global {
@@ -191,58 +193,38 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
       return true;
     });
   };
-  const memo = new Map<string, RequestHandler>();
-  const once = (key: string, make: () => RequestHandler) => {
-    let made = memo.get(key);
-    if (made === undefined) {
-      made = make();
-      memo.set(key, made);
-    }
-    return made;
-  };
-
-  return {
-    policy: rampart,
-    get authenticateToken() {
-      return once('authenticateToken', () => guard(rampart.authenticateToken));
+  return withTutorialNames<Omit<ExpressRampart, keyof TutorialNames<RequestHandler>>, RequestHandler>(
+    {
+      policy: rampart,
+      cors(options) {
+        const step = rampart.cors(options);
+        return (req, res, next) => {
+          const decision = step(viewOf(req));
+          if (!decision.ok) return send(res, decision.answer);
+          setHeaders(res, decision.headers);
+          next();
+        };
+      },
+      securityHeaders(options) {
+        const headers = rampart.securityHeaders(options);
+        return (_req, res, next) => {
+          setHeaders(res, headers);
+          next();
+        };
+      },
+      jsonBody: () => handler(readBody),
+      notFound: (req, res) => send(res, rampart.notFound(viewOf(req))),
+      errorHandler: (error, req, res, next) => {
+        if (res.headersSent) return next(error);
+        // express.json()'s parse failure, for apps that keep Express's own parser.
+        const known =
+          (error as { type?: unknown } | null)?.type === 'entity.parse.failed'
+            ? new RampartError('MALFORMED_JSON')
+            : error;
+        send(res, rampart.errorAnswer(known, viewOf(req)));
+      },
     },
-    authenticate: (options) => guard(rampart.authenticate(options)),
-    validateApiKey: (permission) => guard(rampart.validateApiKey(permission)),
-    get apiLimiter() {
-      return once('apiLimiter', () => limit(rampart.apiLimiter));
-    },
-    get sensitiveLimiter() {
-      return once('sensitiveLimiter', () => limit(rampart.sensitiveLimiter));
-    },
-    rateLimit: (rules) => limit(rampart.rateLimit(rules)),
-    validateUserInput: (schema) => check({ body: schema }),
-    validate: check,
-    cors(options) {
-      const step = rampart.cors(options);
-      return (req, res, next) => {
-        const decision = step(viewOf(req));
-        if (!decision.ok) return send(res, decision.answer);
-        setHeaders(res, decision.headers);
-        next();
-      };
-    },
-    securityHeaders(options) {
-      const headers = rampart.securityHeaders(options);
-      return (_req, res, next) => {
-        setHeaders(res, headers);
-        next();
-      };
-    },
-    jsonBody: () => handler(readBody),
-    notFound: (req, res) => send(res, rampart.notFound(viewOf(req))),
-    errorHandler: (error, req, res, next) => {
-      if (res.headersSent) return next(error);
-      // express.json()'s parse failure, for apps that keep Express's own parser.
-      const known =
-        (error as { type?: unknown } | null)?.type === 'entity.parse.failed'
-          ? new RampartError('MALFORMED_JSON')
-          : error;
-      send(res, rampart.errorAnswer(known, viewOf(req)));
-    },
-  };
+    rampart,
+    { guard, limit, check },
+  );
 }

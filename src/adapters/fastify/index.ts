@@ -14,6 +14,7 @@
  * app.addHook('onRequest', app.rampart.apiLimiter);
  * app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({ user: request.principal }));
  */
+
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CorsOptions } from '../../http/cors.ts';
 import type { HttpAnswer } from '../../http/problem.ts';
@@ -33,6 +34,7 @@ import {
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
+import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
 import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
 
 declare module 'fastify' {
@@ -162,48 +164,29 @@ function pieces(rampart: Rampart): FastifyRampart {
       request.validated = value;
     };
   };
-  const memo = new Map<string, RampartHook>();
-  const once = (key: string, make: () => RampartHook) => {
-    let made = memo.get(key);
-    if (made === undefined) {
-      made = make();
-      memo.set(key, made);
-    }
-    return made;
-  };
-  return {
-    policy: rampart,
-    get authenticateToken() {
-      return once('authenticateToken', () => guard(rampart.authenticateToken));
+  return withTutorialNames<Omit<FastifyRampart, keyof TutorialNames<RampartHook>>, RampartHook>(
+    {
+      policy: rampart,
+      cors(options) {
+        const step = rampart.cors(options);
+        return async (request, reply) => {
+          const decision = step(viewOf(request));
+          if (!decision.ok) return send(reply, decision.answer);
+          reply.headers(decision.headers);
+        };
+      },
+      securityHeaders(options) {
+        const headers = rampart.securityHeaders(options);
+        return async (_request, reply) => {
+          reply.headers(headers);
+        };
+      },
+      errorHandler: (error, request, reply) => send(reply, rampart.errorAnswer(error, viewOf(request))),
+      notFound: (request, reply) => send(reply, rampart.notFound(viewOf(request))),
     },
-    authenticate: (options) => guard(rampart.authenticate(options)),
-    validateApiKey: (permission) => guard(rampart.validateApiKey(permission)),
-    get apiLimiter() {
-      return once('apiLimiter', () => limit(rampart.apiLimiter));
-    },
-    get sensitiveLimiter() {
-      return once('sensitiveLimiter', () => limit(rampart.sensitiveLimiter));
-    },
-    rateLimit: (rules) => limit(rampart.rateLimit(rules)),
-    validateUserInput: (schema) => check({ body: schema }),
-    validate: check,
-    cors(options) {
-      const step = rampart.cors(options);
-      return async (request, reply) => {
-        const decision = step(viewOf(request));
-        if (!decision.ok) return send(reply, decision.answer);
-        reply.headers(decision.headers);
-      };
-    },
-    securityHeaders(options) {
-      const headers = rampart.securityHeaders(options);
-      return async (_request, reply) => {
-        reply.headers(headers);
-      };
-    },
-    errorHandler: (error, request, reply) => send(reply, rampart.errorAnswer(error, viewOf(request))),
-    notFound: (request, reply) => send(reply, rampart.notFound(viewOf(request))),
-  };
+    rampart,
+    { guard, limit, check },
+  );
 }
 
 async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): Promise<void> {

@@ -16,6 +16,7 @@
  * app.notFound(security.notFound);
  * app.onError(security.errorHandler);
  */
+
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 import type { CorsOptions } from '../../http/cors.ts';
@@ -36,6 +37,7 @@ import {
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
+import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
 import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
 
 /** The context variables Rampart sets: `c.get('principal')`, `c.get('validated')`, `c.get('body')`. */
@@ -190,55 +192,35 @@ export function createHonoRampart(
       await next();
     };
   };
-  const memo = new Map<string, Middleware>();
-  const once = (key: string, make: () => Middleware) => {
-    let made = memo.get(key);
-    if (made === undefined) {
-      made = make();
-      memo.set(key, made);
-    }
-    return made;
-  };
-
-  return {
-    policy: rampart,
-    get authenticateToken() {
-      return once('authenticateToken', () => guard(rampart.authenticateToken));
-    },
-    authenticate: (authOptions) => guard(rampart.authenticate(authOptions)),
-    validateApiKey: (permission) => guard(rampart.validateApiKey(permission)),
-    get apiLimiter() {
-      return once('apiLimiter', () => limit(rampart.apiLimiter));
-    },
-    get sensitiveLimiter() {
-      return once('sensitiveLimiter', () => limit(rampart.sensitiveLimiter));
-    },
-    rateLimit: (rules) => limit(rampart.rateLimit(rules)),
-    validateUserInput: (schema) => check({ body: schema }),
-    validate: check,
-    cors(corsOptions) {
-      const step = rampart.cors(corsOptions);
-      return async (c, next) => {
-        const decision = step(viewOf(c));
-        if (!decision.ok) return send(c, decision.answer);
-        setHeaders(c, decision.headers);
+  return withTutorialNames<Omit<HonoRampart, keyof TutorialNames<Middleware>>, Middleware>(
+    {
+      policy: rampart,
+      cors(corsOptions) {
+        const step = rampart.cors(corsOptions);
+        return async (c, next) => {
+          const decision = step(viewOf(c));
+          if (!decision.ok) return send(c, decision.answer);
+          setHeaders(c, decision.headers);
+          await next();
+        };
+      },
+      securityHeaders(headerOptions) {
+        const headers = rampart.securityHeaders(headerOptions);
+        return async (c, next) => {
+          await next();
+          // After the handler (and onError) made the response, so every answer carries them.
+          for (const name in headers) c.res.headers.set(name, headers[name]!);
+        };
+      },
+      jsonBody: () => async (c, next) => {
+        const refused = await readBody(c);
+        if (refused !== undefined) return refused;
         await next();
-      };
+      },
+      notFound: (c) => send(c, rampart.notFound(viewOf(c))),
+      errorHandler: (error, c) => send(c, rampart.errorAnswer(error, viewOf(c))),
     },
-    securityHeaders(headerOptions) {
-      const headers = rampart.securityHeaders(headerOptions);
-      return async (c, next) => {
-        await next();
-        // After the handler (and onError) made the response, so every answer carries them.
-        for (const name in headers) c.res.headers.set(name, headers[name]!);
-      };
-    },
-    jsonBody: () => async (c, next) => {
-      const refused = await readBody(c);
-      if (refused !== undefined) return refused;
-      await next();
-    },
-    notFound: (c) => send(c, rampart.notFound(viewOf(c))),
-    errorHandler: (error, c) => send(c, rampart.errorAnswer(error, viewOf(c))),
-  };
+    rampart,
+    { guard, limit, check },
+  );
 }
