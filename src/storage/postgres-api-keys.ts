@@ -1,8 +1,7 @@
-import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type PgExecutor, rollback } from './postgres-client.ts';
-import { apiKeyFromRow, creditsFromRow } from './rows.ts';
+import { apiKeyFromRow, apiKeyValues, creditsFromRow } from './rows.ts';
 import type { ApiKeyStore } from './types.ts';
 
 const _num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -13,28 +12,7 @@ const INSERT = `INSERT INTO api_keys (id, hash, hint, prefix, name, owner_id, sc
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
   ON CONFLICT DO NOTHING`;
 
-const insertValues = (r: ApiKeyRecord) => [
-  r.id,
-  r.hash,
-  r.hint,
-  r.prefix,
-  r.name,
-  r.ownerId,
-  JSON.stringify(r.scopes),
-  r.createdAt,
-  r.expiresAt,
-  r.lastUsedAt,
-  r.revokedAt,
-  JSON.stringify(r.metadata),
-  r.credits?.remaining ?? null,
-  r.credits?.refill?.amount ?? null,
-  r.credits?.refill?.intervalMs ?? null,
-  r.credits?.refill?.lastRefillAt ?? null,
-  r.credits?.refill?.max ?? null,
-  r.rateLimit?.limit ?? null,
-  r.rateLimit?.windowMs ?? null,
-  r.rotatedFrom ?? null,
-];
+const insertValues = apiKeyValues;
 
 /**
  * API keys on PostgreSQL; see `ApiKeyStore` for what is atomic. A rotation is one transaction

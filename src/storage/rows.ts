@@ -92,3 +92,29 @@ export function apiKeyFromRow(row: Row | undefined): ApiKeyRecord | undefined {
     rotatedFrom: row.rotated_from === null ? null : String(row.rotated_from),
   };
 }
+
+/** An API key as the column values of `api_keys`, in the order both SQL stores insert them. */
+export function apiKeyValues(r: ApiKeyRecord): Array<string | number | null> {
+  return [
+    r.id,
+    r.hash,
+    r.hint,
+    r.prefix,
+    r.name,
+    r.ownerId,
+    JSON.stringify(r.scopes),
+    r.createdAt,
+    r.expiresAt,
+    r.lastUsedAt,
+    r.revokedAt,
+    JSON.stringify(r.metadata),
+    r.credits?.remaining ?? null,
+    r.credits?.refill?.amount ?? null,
+    r.credits?.refill?.intervalMs ?? null,
+    r.credits?.refill?.lastRefillAt ?? null,
+    r.credits?.refill?.max ?? null,
+    r.rateLimit?.limit ?? null,
+    r.rateLimit?.windowMs ?? null,
+    r.rotatedFrom ?? null,
+  ];
+}

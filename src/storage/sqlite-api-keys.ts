@@ -2,7 +2,7 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { apiKeyFromRow, creditsFromRow } from './rows.ts';
+import { apiKeyFromRow, apiKeyValues, creditsFromRow } from './rows.ts';
 import { transaction } from './sqlite-transaction.ts';
 import type { ApiKeyStore } from './types.ts';
 
@@ -53,29 +53,7 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     return statement;
   };
 
-  const add = (r: ApiKeyRecord): boolean =>
-    insert.run(
-      r.id,
-      r.hash,
-      r.hint,
-      r.prefix,
-      r.name,
-      r.ownerId,
-      JSON.stringify(r.scopes),
-      r.createdAt,
-      r.expiresAt,
-      r.lastUsedAt,
-      r.revokedAt,
-      JSON.stringify(r.metadata),
-      r.credits?.remaining ?? null,
-      r.credits?.refill?.amount ?? null,
-      r.credits?.refill?.intervalMs ?? null,
-      r.credits?.refill?.lastRefillAt ?? null,
-      r.credits?.refill?.max ?? null,
-      r.rateLimit?.limit ?? null,
-      r.rateLimit?.windowMs ?? null,
-      r.rotatedFrom ?? null,
-    ).changes === 1;
+  const add = (r: ApiKeyRecord): boolean => insert.run(...apiKeyValues(r)).changes === 1;
 
   return {
     insert(record, replaces) {
