@@ -52,6 +52,7 @@ const fileSchema = z.strictObject({
         )
         .optional(),
       ipv6Prefix: z.number().int().min(32).max(128).optional(),
+      storeTimeout: duration.optional(),
     })
     .optional(),
   tokens: z
@@ -120,7 +121,8 @@ export interface ServerConfig {
   trustProxy: string[];
   clientIpHeader: 'x-forwarded-for' | 'forwarded' | 'x-real-ip';
   cors: NonNullable<ConfigFile['cors']>;
-  rateLimit: { default: RateRuleConfig; rules: RateRuleConfig[]; ipv6Prefix: number };
+  /** `storeTimeoutMs`: how long a limit decision may wait for Redis before the rule's failure policy applies. */
+  rateLimit: { default: RateRuleConfig; rules: RateRuleConfig[]; ipv6Prefix: number; storeTimeoutMs: number };
   tokens: {
     algorithm: 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
     secret: string | undefined;
@@ -246,7 +248,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     trustProxy: file.trustProxy ?? [],
     clientIpHeader: file.clientIpHeader ?? 'x-forwarded-for',
     cors,
-    rateLimit: { default: defaultRule, rules: [...builtIn, ...rules], ipv6Prefix: rl.ipv6Prefix ?? 64 },
+    rateLimit: {
+      default: defaultRule,
+      rules: [...builtIn, ...rules],
+      ipv6Prefix: rl.ipv6Prefix ?? 64,
+      storeTimeoutMs: parseDuration(rl.storeTimeout ?? '50ms'),
+    },
     tokens: {
       algorithm,
       secret: algorithm === 'HS256' ? secret : undefined,

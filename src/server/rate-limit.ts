@@ -99,7 +99,7 @@ export async function createServerRateLimits(options: {
   let store: RateLimitStore;
   if (config.redisUrl) {
     redis = new Redis(config.redisUrl, {
-      ...redisClientOptions({ commandTimeoutMs: 50 }),
+      ...redisClientOptions({ commandTimeoutMs: config.rateLimit.storeTimeoutMs }),
       lazyConnect: true,
     });
     redis.on('error', () => {}); // state changes are reported by the limiter, once each
@@ -122,6 +122,8 @@ export async function createServerRateLimits(options: {
   const isBody = (r: RateLimitRuleOptions) => typeof r.key === 'function';
   const limiter = (set: RateLimitRuleOptions[]): RateLimiter =>
     createRateLimiter({
+      // The limiter's own bound sits just above the client's command timeout.
+      storeTimeoutMs: config.rateLimit.storeTimeoutMs + 50,
       store,
       rules: set,
       now,
