@@ -155,13 +155,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       const settings: ApiKeySettings = {
         name: values.name,
         ownerId: values.owner ?? null,
-        scopes:
-          values.scopes === undefined
-            ? []
-            : values.scopes
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
+        scopes: scopeList(values.scopes),
         expiresAt: values.expires === undefined ? null : instant(values.expires, '--expires', now),
         credits:
           values.credits === undefined ? null : { remaining: wholeNumber(values.credits, '--credits', 0) },
@@ -208,13 +202,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       const settings: ApiKeySettings = {
         name: values.name,
         ownerId: values.owner ?? null,
-        scopes:
-          values.scopes === undefined
-            ? []
-            : values.scopes
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
+        scopes: scopeList(values.scopes),
         expiresAt: values.expires === undefined ? null : instant(values.expires, '--expires', now),
       };
       const errors = checkKeySettings(settings, now);
@@ -385,4 +373,14 @@ export async function auditCommand(argv: string[], io: Io): Promise<void> {
   } finally {
     await storage.close();
   }
+}
+
+/** `--scopes a, b,c` as a list (none when the flag is absent). */
+function scopeList(text: string | undefined): string[] {
+  return text === undefined
+    ? []
+    : text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }

@@ -11,7 +11,12 @@ import {
 } from '../rate-limit/limiter.ts';
 import { memoryRateLimitStore } from '../rate-limit/memory-store.ts';
 import { redisClientOptions, redisRateLimitStore } from '../rate-limit/redis-store.ts';
-import { bodyEmailKey, type RateLimitRequest, type RateLimitRuleOptions } from '../rate-limit/rules.ts';
+import {
+  bodyEmailKey,
+  defaultRateLimitRules,
+  type RateLimitRequest,
+  type RateLimitRuleOptions,
+} from '../rate-limit/rules.ts';
 import type { RateLimitStore } from '../rate-limit/store.ts';
 import type { ServerConfig } from './config.ts';
 import { authenticate } from './guard.ts';
@@ -73,16 +78,8 @@ export function configuredRules(config: ServerConfig): RateLimitRuleOptions[] {
       key: 'ip',
     },
     ...configured,
-    // Failed authentications of any kind per client address, and failed logins per account.
-    { name: 'auth-failures-ip', counts: 'failures', limit: 30, window: '15m', key: 'ip' },
-    {
-      name: 'login-failures-account',
-      counts: 'failures',
-      routes: 'POST /v1/auth/login',
-      limit: 10,
-      window: '15m',
-      key: bodyEmailKey,
-    },
+    // Failed authentications per client address and failed logins per account: the library's defaults.
+    ...defaultRateLimitRules().filter((r) => r.counts === 'failures'),
   ];
 }
 

@@ -21,20 +21,17 @@ import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
 import type { Principal } from '../../policy/principal.ts';
 import {
   type AuthDecision,
-  type AuthenticateOptions,
   createRampart,
   type Decision,
   isRampart,
   type Rampart,
   type RampartOptions,
-  type RateLimitRule,
   type RequestView,
   type Step,
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
 import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
-import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
 
 declare global {
   namespace Express {
@@ -47,25 +44,13 @@ declare global {
   }
 }
 
-/** The middleware of one policy, under the tutorial's names. */
-export interface ExpressRampart {
+/**
+ * The middleware of one policy, under the tutorial's names.
+ * The tutorial's names come from `TutorialNames`; here authenticating middleware set `req.principal`; validation sets `req.validated` (and `req.body`).
+ */
+export interface ExpressRampart extends TutorialNames<RequestHandler> {
   /** The framework-free policy behind these middleware. */
   readonly policy: Rampart;
-  /** Requires a JWT bearer token; sets `req.principal`. */
-  readonly authenticateToken: RequestHandler;
-  /** Requires a credential with the given roles or scopes; sets `req.principal`. */
-  authenticate(options?: AuthenticateOptions): RequestHandler;
-  /** Requires an API key holding `permission` (a scope); sets `req.principal`. */
-  validateApiKey(permission?: string | readonly string[]): RequestHandler;
-  /** 100 requests per 15 minutes per client. */
-  readonly apiLimiter: RequestHandler;
-  /** 5 requests per hour per client. */
-  readonly sensitiveLimiter: RequestHandler;
-  rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): RequestHandler;
-  /** Validates `req.body` with any Standard Schema and replaces it with the schema's output. */
-  validateUserInput(schema: StandardSchemaV1): RequestHandler;
-  /** Validates body, query and params; the output is on `req.validated` (and `req.body`). */
-  validate(schemas: ValidateSchemas): RequestHandler;
   cors(options?: CorsOptions): RequestHandler;
   securityHeaders(options?: SecurityHeadersOptions): RequestHandler;
   /** Reads a JSON body into `req.body` (size, depth, `__proto__` and media type checked). */

@@ -22,20 +22,17 @@ import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
 import type { Principal } from '../../policy/principal.ts';
 import {
   type AuthDecision,
-  type AuthenticateOptions,
   createRampart,
   type Decision,
   isRampart,
   type Rampart,
   type RampartOptions,
-  type RateLimitRule,
   type RequestView,
   type Step,
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
 import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
-import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -53,22 +50,12 @@ declare module 'fastify' {
 /** A Fastify hook (`onRequest`, `preHandler`, …). */
 export type RampartHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
-/** The policy's steps as hooks, under the tutorial's names: `fastify.rampart`. */
-export interface FastifyRampart {
+/**
+ * The policy's steps as hooks, under the tutorial's names: `fastify.rampart`.
+ * The tutorial's names come from `TutorialNames`; here authenticating hooks (preHandler) set `request.principal`; validation replaces the body and sets `request.validated`.
+ */
+export interface FastifyRampart extends TutorialNames<RampartHook> {
   readonly policy: Rampart;
-  /** preHandler: requires a JWT bearer token; sets `request.principal`. */
-  readonly authenticateToken: RampartHook;
-  authenticate(options?: AuthenticateOptions): RampartHook;
-  /** preHandler: requires an API key holding `permission`. */
-  validateApiKey(permission?: string | readonly string[]): RampartHook;
-  /** 100 requests per 15 minutes per client (an `onRequest` or `preHandler` hook). */
-  readonly apiLimiter: RampartHook;
-  /** 5 requests per hour per client. */
-  readonly sensitiveLimiter: RampartHook;
-  rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): RampartHook;
-  /** preHandler: validates the body with any Standard Schema and replaces it with the output. */
-  validateUserInput(schema: StandardSchemaV1): RampartHook;
-  validate(schemas: ValidateSchemas): RampartHook;
   /** onRequest: CORS headers, and the answer to a preflight. */
   cors(options?: CorsOptions): RampartHook;
   /** onRequest: the security headers. */

@@ -25,20 +25,17 @@ import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
 import type { Principal } from '../../policy/principal.ts';
 import {
   type AuthDecision,
-  type AuthenticateOptions,
   createRampart,
   type Decision,
   isRampart,
   type Rampart,
   type RampartOptions,
-  type RateLimitRule,
   type RequestView,
   type Step,
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
 import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
-import type { StandardSchemaV1 } from '../../validation/standard-schema.ts';
 
 /** The context variables Rampart sets: `c.get('principal')`, `c.get('validated')`, `c.get('body')`. */
 export interface RampartVariables {
@@ -53,22 +50,12 @@ export type RampartEnv = { Variables: RampartVariables };
 
 type Middleware = MiddlewareHandler<RampartEnv>;
 
-/** The middleware of one policy, under the tutorial's names. */
-export interface HonoRampart {
+/**
+ * The middleware of one policy, under the tutorial's names.
+ * The tutorial's names come from `TutorialNames`; here authenticating middleware set `c.get('principal')`; validation sets `c.get('validated')`.
+ */
+export interface HonoRampart extends TutorialNames<Middleware> {
   readonly policy: Rampart;
-  /** Requires a JWT bearer token; sets `c.get('principal')`. */
-  readonly authenticateToken: Middleware;
-  authenticate(options?: AuthenticateOptions): Middleware;
-  /** Requires an API key holding `permission`. */
-  validateApiKey(permission?: string | readonly string[]): Middleware;
-  /** 100 requests per 15 minutes per client. */
-  readonly apiLimiter: Middleware;
-  /** 5 requests per hour per client. */
-  readonly sensitiveLimiter: Middleware;
-  rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): Middleware;
-  /** Reads and validates the JSON body with any Standard Schema: `c.get('validated').body`. */
-  validateUserInput(schema: StandardSchemaV1): Middleware;
-  validate(schemas: ValidateSchemas): Middleware;
   cors(options?: CorsOptions): Middleware;
   securityHeaders(options?: SecurityHeadersOptions): Middleware;
   /** Reads a JSON body into `c.get('body')` (size, depth, `__proto__` and media type checked). */
