@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoryStorage } from '../storage/memory.ts';
-import type { AuditEvent } from '../storage/types.ts';
+import type { AuditEvent } from './events.ts';
+import { memoryAuditStore } from './memory-store.ts';
 import { createAuditRecorder } from './recorder.ts';
 
 function setup() {
   let t = 1_000_000;
-  const storage = memoryStorage();
+  const storage = { audit: memoryAuditStore() };
   const logged: AuditEvent[] = [];
   const recorder = createAuditRecorder({ store: storage.audit, log: (e) => logged.push(e), now: () => t });
   return { storage, logged, recorder, advance: (ms: number) => (t += ms) };
@@ -82,7 +82,7 @@ test('close() writes out the counts of windows still open', async () => {
 });
 
 test('rows survive a failing store and are written when it returns', async () => {
-  const storage = memoryStorage();
+  const storage = { audit: memoryAuditStore() };
   let failing = true;
   const errors: unknown[] = [];
   const recorder = createAuditRecorder({

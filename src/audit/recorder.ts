@@ -1,6 +1,6 @@
 import { newId } from '../lib/ids.ts';
 import type { Clock } from '../lib/types.ts';
-import type { AuditEvent, AuditEventType, AuditOutcome, AuditStore } from '../storage/types.ts';
+import type { AuditEvent, AuditEventType, AuditOutcome, AuditStore } from './events.ts';
 import { scrub } from './scrub.ts';
 
 /** What a caller reports; the recorder adds id, time and count. */

@@ -8,6 +8,7 @@ import type { KeyHasher } from '../api-keys/hashing.ts';
 import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { type ApiKeyVerifierOptions, createApiKeyVerifier } from '../api-keys/verifier.ts';
 import type { KeyDecision } from '../api-keys/verify.ts';
+import type { AuditEventType, AuditOutcome } from '../audit/events.ts';
 import type { ForwardingHeader } from '../http/client-ip.ts';
 import type { CorsOptions } from '../http/cors.ts';
 import type { SecurityHeadersOptions } from '../http/security-headers.ts';
@@ -15,7 +16,6 @@ import { type Duration, parseDuration } from '../lib/duration.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
 import type { RateLimitRuleOptions } from '../rate-limit/rules.ts';
 import type { RateLimitStore } from '../rate-limit/store.ts';
-import type { AuditEventType, AuditOutcome } from '../storage/types.ts';
 import {
   type AccessTokenClaims,
   type AccessTokenIssuer,

@@ -1,6 +1,6 @@
 import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
-import { decodeCursor, encodeCursor, isBeyondCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor, isBeyondCursor } from '../lib/cursor.ts';
 import type { ApiKeyStore } from './types.ts';
 
 /**

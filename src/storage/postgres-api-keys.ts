@@ -1,5 +1,5 @@
 import { applyCredits } from '../api-keys/verify.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { type PgExecutor, rollback } from './postgres-client.ts';
 import { apiKeyFromRow, apiKeyValues, creditsFromRow } from './rows.ts';
 import type { ApiKeyStore } from './types.ts';

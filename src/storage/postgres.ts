@@ -1,5 +1,5 @@
 import pg, { type Pool, type PoolConfig } from 'pg';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { postgresApiKeyStore } from './postgres-api-keys.ts';
 import { type PgExecutor, pgExecutor, rollback, type Sql, storeError } from './postgres-client.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';

@@ -1,7 +1,7 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import type { ApiKeyRecord } from '../api-keys/record.ts';
 import { applyCredits } from '../api-keys/verify.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { apiKeyFromRow, apiKeyValues, creditsFromRow } from './rows.ts';
 import { transaction } from './sqlite-transaction.ts';
 import type { ApiKeyStore } from './types.ts';

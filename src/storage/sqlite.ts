@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { eventFromRow, refreshFromRow, userFromRow } from './rows.ts';
 import { sqliteApiKeyStore } from './sqlite-api-keys.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';

@@ -1,8 +1,17 @@
 import type { ApiKeyRecord } from '../api-keys/record.ts';
+import type { AuditStore } from '../audit/events.ts';
 import type { Awaitable } from '../lib/types.ts';
 import type { RefreshTokenRecord } from '../tokens/refresh-token.ts';
 import type { SigningKeyRecord } from '../tokens/signing-keys.ts';
 
+export type {
+  AuditEvent,
+  AuditEventType,
+  AuditOutcome,
+  AuditPage,
+  AuditQuery,
+  AuditStore,
+} from '../audit/events.ts';
 export type { ApiKeyRecord, RefreshTokenRecord, SigningKeyRecord };
 
 /**
@@ -10,69 +19,6 @@ export type { ApiKeyRecord, RefreshTokenRecord, SigningKeyRecord };
  * synchronous, and states its atomicity guarantee. Every implementation (memory, sqlite, and
  * later redis/postgres) passes the one contract suite in `contract.ts`.
  */
-
-/** The OWASP logging vocabulary types Rampart records (API.md "Security events"). */
-export type AuditEventType =
-  | 'authn_login_success'
-  | 'authn_login_fail'
-  | 'authn_token_invalid'
-  | 'authn_token_revoked'
-  | 'authn_token_reuse'
-  | 'authn_password_change'
-  | 'authz_fail'
-  | 'excess_rate_limit_exceeded'
-  | 'input_validation_fail'
-  | 'key_created'
-  | 'key_revoked'
-  | 'key_rotated'
-  | 'user_created'
-  | 'sys_startup'
-  | 'sys_shutdown'
-  | 'sys_store_down'
-  | 'sys_store_up'
-  | 'malicious_request';
-
-export type AuditOutcome = 'success' | 'failure' | 'blocked' | 'info';
-
-/** One security event. `detail` never holds a password, token or key (the recorder scrubs it). */
-export interface AuditEvent {
-  id: string;
-  type: AuditEventType;
-  /** Epoch milliseconds. */
-  at: number;
-  actor?: string;
-  ip?: string;
-  requestId?: string;
-  outcome: AuditOutcome;
-  detail: Record<string, unknown>;
-  /** How many identical events this row stands for (collapsed floods). */
-  count: number;
-}
-
-export interface AuditQuery {
-  type?: AuditEventType;
-  since?: number;
-  until?: number;
-  actor?: string;
-  /** 1–500. */
-  limit: number;
-  /** Opaque cursor from a previous page. */
-  cursor?: string;
-}
-
-export interface AuditPage {
-  events: AuditEvent[];
-  nextCursor: string | null;
-}
-
-/**
- * The audit trail. `append` is atomic per batch (all rows or none) and durable once it
- * resolves. `list` returns newest first, keyset-paginated on (at, id).
- */
-export interface AuditStore {
-  append(events: AuditEvent[]): Awaitable<void>;
-  list(query: AuditQuery): Awaitable<AuditPage>;
-}
 
 export type Role = 'user' | 'admin';
 
