@@ -34,7 +34,7 @@ type Variant =
   | 'fastify-rampart-nocache';
 
 async function rampartPolicy(cache: boolean) {
-  const { createRampart } = await import('../src/index.ts');
+  const { createRampart } = await import('rampart');
   return createRampart({
     jwt: {
       secret: SECRET,
@@ -88,7 +88,7 @@ async function serve(variant: Variant): Promise<void> {
   }
   if (variant.startsWith('express-rampart')) {
     const express = (await import('express')).default;
-    const { createExpressRampart } = await import('../src/adapters/express/index.ts');
+    const { createExpressRampart } = await import('rampart/express');
     const rampart = await rampartPolicy(variant === 'express-rampart');
     const security = createExpressRampart(rampart);
     const app = express();
@@ -120,7 +120,7 @@ async function serve(variant: Variant): Promise<void> {
       user: { userId: '123', role: 'admin' },
     }));
   } else {
-    const { rampartPlugin } = await import('../src/adapters/fastify/index.ts');
+    const { rampartPlugin } = await import('rampart/fastify');
     const rampart = await rampartPolicy(variant === 'fastify-rampart');
     await app.register(rampartPlugin, { policy: rampart });
     app.addHook('onRequest', app.rampart.apiLimiter);

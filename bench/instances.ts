@@ -20,9 +20,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { tempDir } from '../packages/server/test/helpers.ts';
 import { startPostgres } from '../test/harness/postgres.ts';
 import { startRedis } from '../test/harness/redis.ts';
-import { tempDir } from '../test/helpers.ts';
 import { requireWrk } from './lib.ts';
 
 const { values } = parseArgs({
@@ -41,10 +41,14 @@ interface Server {
 }
 
 function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn('taskset', ['-c', '0', process.execPath, join(root, 'bin/rampart.js'), 'serve'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, join(root, 'packages/server/bin/rampart.js'), 'serve'],
+    {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);

@@ -21,7 +21,7 @@ import {
   rateRule,
   redisClientOptions,
   redisRateLimitStore,
-} from '../src/rate-limit/index.ts';
+} from 'rampart/internal/rate-limit/index.ts';
 import { startRedis } from '../test/harness/redis.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;

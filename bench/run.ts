@@ -54,7 +54,7 @@ function rampart(name: string, env: Record<string, string>): Contender {
   const dir = rampartConfig();
   return {
     name,
-    command: [node, join(root, 'bin/rampart.js'), 'serve'],
+    command: [node, join(root, 'packages/server/bin/rampart.js'), 'serve'],
     env: { RAMPART_DATA_DIR: dir, RAMPART_CONFIG: join(dir, 'config.json'), ...env },
     path: '/api/protected',
     prepare: rampartToken,

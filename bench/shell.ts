@@ -16,7 +16,7 @@ const contenders: Contender[] = [
   { name: 'bare fastify', command: [node, join(root, 'bench/contenders/bare-fastify.ts')], path: '/healthz' },
   {
     name: 'rampart shell',
-    command: [node, join(root, 'bin/rampart.js'), 'serve'],
+    command: [node, join(root, 'packages/server/bin/rampart.js'), 'serve'],
     env: { RAMPART_DATA_DIR: mkdtempSync(join(tmpdir(), 'rampart-bench-')) },
     path: '/healthz',
   },

@@ -9,8 +9,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../test/helpers.ts';
-import { startServe } from '../test/process.ts';
+import { tempDir } from '../packages/server/test/helpers.ts';
+import { startServe } from '../packages/server/test/process.ts';
 
 const minutesArg = process.argv.indexOf('--minutes');
 const minutes = minutesArg > 0 ? Number(process.argv[minutesArg + 1]) : 10;

@@ -10,18 +10,18 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import os from 'node:os';
-import {
-  createPasswordHasher,
-  DEFAULT_ARGON2_PARAMS,
-  verifyPassword,
-} from '../src/accounts/password-hash.ts';
-import { createAccessTokenIssuer, createAccessTokenVerifier } from '../src/tokens/access-token.ts';
+import { createAccessTokenIssuer, createAccessTokenVerifier } from 'rampart/internal/tokens/access-token.ts';
 import {
   createKeyRing,
   generateSigningKey,
   hs256SigningKey,
   type SigningKeyRecord,
-} from '../src/tokens/signing-keys.ts';
+} from 'rampart/internal/tokens/signing-keys.ts';
+import {
+  createPasswordHasher,
+  DEFAULT_ARGON2_PARAMS,
+  verifyPassword,
+} from '../packages/server/src/accounts/password-hash.ts';
 
 const ISS = 'https://auth.rampart.test';
 const AUD = 'https://api.rampart.test';

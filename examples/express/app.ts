@@ -6,7 +6,7 @@
  * In your project, import from 'rampart' and 'rampart/express'.
  */
 import express, { type Express } from 'express';
-import { createExpressRampart } from '../../src/adapters/express/index.ts';
+import { createExpressRampart } from 'rampart/express';
 import { type ExampleOptions, type ExamplePolicy, examplePolicy, userInput } from '../shared/policy.ts';
 
 export interface ExampleApp extends ExamplePolicy {

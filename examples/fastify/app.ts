@@ -3,7 +3,7 @@
  * Express example. In your project, import from 'rampart' and 'rampart/fastify'.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { rampartPlugin } from '../../src/adapters/fastify/index.ts';
+import { rampartPlugin } from 'rampart/fastify';
 import { type ExampleOptions, type ExamplePolicy, examplePolicy, userInput } from '../shared/policy.ts';
 
 export interface ExampleApp extends ExamplePolicy {

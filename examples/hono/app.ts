@@ -3,7 +3,7 @@
  * Express example. In your project, import from 'rampart' and 'rampart/hono'.
  */
 import { Hono } from 'hono';
-import { createHonoRampart, type RampartEnv } from '../../src/adapters/hono/index.ts';
+import { createHonoRampart, type RampartEnv } from 'rampart/hono';
 import { type ExampleOptions, type ExamplePolicy, examplePolicy, userInput } from '../shared/policy.ts';
 
 export interface ExampleApp extends ExamplePolicy {

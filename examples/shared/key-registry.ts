@@ -4,8 +4,8 @@
  * plaintext, refused at once when revoked. Kept in a `Map` here, as the tutorial does; in
  * production the records go to your database and `findByHash` becomes one indexed query.
  */
-import type { ApiKeyLookup, ApiKeyRecord, KeyHasher } from '../../src/index.ts';
-import { createApiKeyIssuer, createKeyHasher } from '../../src/index.ts';
+import type { ApiKeyLookup, ApiKeyRecord, KeyHasher } from 'rampart';
+import { createApiKeyIssuer, createKeyHasher } from 'rampart';
 
 export interface KeyRegistry {
   /** For `createRampart({ apiKeys: { store, hasher } })`. */

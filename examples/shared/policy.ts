@@ -4,15 +4,10 @@
  * 100 requests per 15 minutes per client and 5 per hour on password reset, the tutorial's
  * input rules, exact-origin CORS, security headers and a security-event log.
  */
+
+import type { Rampart, SecurityEvent } from 'rampart';
+import { createRampart, emailSchema, nameSchema, passwordSchema, tutorialPasswordPolicy } from 'rampart';
 import * as z from 'zod';
-import type { Rampart, SecurityEvent } from '../../src/index.ts';
-import {
-  createRampart,
-  emailSchema,
-  nameSchema,
-  passwordSchema,
-  tutorialPasswordPolicy,
-} from '../../src/index.ts';
 import { createKeyRegistry, type KeyRegistry } from './key-registry.ts';
 
 /** The tutorial's `validateUserInput`: email, a password of its composition rule, a 2–50 character name, sanitized. */

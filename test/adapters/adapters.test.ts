@@ -10,11 +10,11 @@ import { test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { createRampart } from 'rampart';
+import { createExpressRampart } from 'rampart/express';
+import { rampartPlugin } from 'rampart/fastify';
+import { createHonoRampart, type RampartEnv } from 'rampart/hono';
 import * as z from 'zod';
-import { createExpressRampart } from '../../src/adapters/express/index.ts';
-import { rampartPlugin } from '../../src/adapters/fastify/index.ts';
-import { createHonoRampart, type RampartEnv } from '../../src/adapters/hono/index.ts';
-import { createRampart } from '../../src/index.ts';
 
 const jwt = {
   secret: 'adapter-test-secret-of-32-bytes-min!',

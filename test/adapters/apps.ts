@@ -10,12 +10,12 @@ import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { createRampart, type Rampart, type RampartOptions, type SecurityEvent } from 'rampart';
+import { createExpressRampart } from 'rampart/express';
+import { rampartPlugin } from 'rampart/fastify';
+import { createHonoRampart, type RampartEnv } from 'rampart/hono';
 import * as z from 'zod';
 import { userInput } from '../../examples/shared/policy.ts';
-import { createExpressRampart } from '../../src/adapters/express/index.ts';
-import { rampartPlugin } from '../../src/adapters/fastify/index.ts';
-import { createHonoRampart, type RampartEnv } from '../../src/adapters/hono/index.ts';
-import { createRampart, type Rampart, type RampartOptions, type SecurityEvent } from '../../src/index.ts';
 
 export const searchQuery = z.object({
   q: z.string().min(2),

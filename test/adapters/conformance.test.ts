@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
+import { createRampart, type SecurityEvent } from 'rampart';
 import { createKeyRegistry } from '../../examples/shared/key-registry.ts';
-import { createRampart, type SecurityEvent } from '../../src/index.ts';
 import {
   expressApp,
   fastifyApp,

@@ -1,0 +1,68 @@
+/**
+ * Rate limiting: pure algorithms, stores that run them (memory, Redis), and a framework-free
+ * limiter with route rules, failure policies, refusal tracking and the IETF RateLimit headers.
+ *
+ * The store contract suite (`store-contract.ts`) is not exported here: it imports `node:test`.
+ * A custom store's tests import it by path.
+ */
+export type {
+  Algorithm,
+  DecideResult,
+  Decision,
+  FixedWindowState,
+  GcraState,
+  RateRule,
+  RateState,
+  SlidingWindowState,
+} from './algorithms.ts';
+export {
+  ALGORITHMS,
+  assertCost,
+  decide,
+  fixedWindow,
+  gcra,
+  RATE_RULE_DEFAULTS,
+  rateRule,
+  slidingWindow,
+  toDecision,
+} from './algorithms.ts';
+export type { PolicyStatus } from './headers.ts';
+export {
+  formatRateLimit,
+  formatRateLimitPolicy,
+  rateLimitHeaders,
+  retryAfterSeconds,
+  sfString,
+} from './headers.ts';
+export type {
+  BlockCheck,
+  BlockedStat,
+  DecisionSource,
+  FailOpenInfo,
+  RateLimiter,
+  RateLimiterOptions,
+  RateLimitResult,
+  RefusalInfo,
+  RequestSummary,
+  RuleDecision,
+} from './limiter.ts';
+export { createRateLimiter } from './limiter.ts';
+export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions } from './memory-store.ts';
+export { memoryRateLimitStore } from './memory-store.ts';
+export type {
+  RedisClientOptions,
+  RedisClientSettings,
+  RedisRateLimitStoreOptions,
+  RedisScriptClient,
+} from './redis-store.ts';
+export { redisClientOptions, redisRateLimitStore } from './redis-store.ts';
+export type {
+  CompiledRule,
+  KeyBy,
+  RateLimitRequest,
+  RateLimitRuleOptions,
+  RuleSet,
+  StoreErrorPolicy,
+} from './rules.ts';
+export { bodyEmailKey, compileRule, defaultRateLimitRules, RATE_LIMIT_RULE_DEFAULTS } from './rules.ts';
+export type { RateLimitStore } from './store.ts';

@@ -1,0 +1,386 @@
+import { parseArgs } from 'node:util';
+import {
+  type ApiKeyRecord,
+  type ApiKeySettings,
+  checkKeySettings,
+  createApiKeyIssuer,
+} from 'rampart/internal/api-keys/index.ts';
+import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
+import { isId, newId } from 'rampart/internal/lib/ids.ts';
+import { openKeyHasher, publishInvalidation, rotateStoredKey } from '../server/api-keys.ts';
+import { loadConfig, type ServerConfig } from '../server/config.ts';
+import { eventView } from '../server/routes/admin.ts';
+import { keyView } from '../server/routes/keys.ts';
+import { openStorage } from '../server/server.ts';
+import type { AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
+import { cell, table, UsageError } from './output.ts';
+
+export const KEYS_USAGE = `Usage:
+  rampart keys create --name <name> [--scopes a,b] [--owner <user id>] [--expires <ISO date-time | 30d>]
+                      [--credits <n>] [--rate-limit <n>/<window>, e.g. 100/1m] [--json]
+  rampart keys list   [--owner <user id> | --ownerless] [--limit <n>] [--json]
+  rampart keys revoke <key id> [--json]
+  rampart keys rotate <key id> [--grace <duration, e.g. 1h>] [--json]
+  rampart keys import --sha256 <64 hex> --name <name> [--scopes a,b] [--owner <user id>] [--json]
+                      (a tutorial-style key stored as SHA-256 hex; the server accepts it in x-api-key
+                      with RAMPART_API_KEY_LEGACY_SHA256=true and re-hashes it on first use)
+
+Works on the deployment's storage: PostgreSQL when DATABASE_URL is set, else the data dir's
+SQLite database (RAMPART_DATA_DIR, default ./data), with the API key pepper of
+RAMPART_API_KEY_PEPPER or <data dir>/pepper. When REDIS_URL is set, revocations and
+rotations are announced to running servers at once. The key of create and rotate is printed
+this once and is never stored.
+`;
+
+export const AUDIT_USAGE = `Usage:
+  rampart audit [--type <event type>] [--since <ISO | epoch ms>] [--until <ISO | epoch ms>]
+                [--actor <id>] [--limit <1-500, default 50>] [--cursor <cursor>] [--json]
+`;
+
+export interface Io {
+  /** Results (stdout). */
+  out: (text: string) => void;
+  /** Warnings (stderr), so `--json` output stays parseable. */
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  now: () => number;
+}
+
+function instant(text: string, flag: string, now: number): number {
+  if (/^\d{1,16}$/.test(text)) return Number(text);
+  if (isDuration(text)) return now + parseDuration(text);
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(ms))
+    throw new UsageError(`${flag}: expected an ISO 8601 date-time, epoch ms or a duration like 30d`);
+  return ms;
+}
+
+function wholeNumber(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d{1,15}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`${flag}: expected a whole number from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+async function record(storage: Storage, type: AuditEventType, at: number, detail: Record<string, unknown>) {
+  const event: AuditEvent = {
+    id: newId('evt'),
+    type,
+    at,
+    actor: 'cli',
+    outcome: 'success',
+    detail: { ...detail, via: 'cli' },
+    count: 1,
+  };
+  await storage.audit.append([event]);
+}
+
+async function announce(config: ServerConfig, id: string, io: Io) {
+  if (config.redisUrl === undefined) return;
+  try {
+    await publishInvalidation(config.redisUrl, [id]);
+  } catch {
+    io.err(
+      `warning: could not reach REDIS_URL; running servers stop accepting ${id} within their cache TTL (30 s)\n`,
+    );
+  }
+}
+
+function keysTable(keys: ReturnType<typeof keyView>[]): string {
+  return table(
+    ['ID', 'NAME', 'HINT', 'OWNER', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+    keys.map((k) => [
+      k.id,
+      cell(k.name, 30),
+      cell(k.hint),
+      cell(k.ownerId),
+      cell(k.scopes, 40),
+      k.status,
+      cell(k.createdAt),
+      cell(k.expiresAt),
+      cell(k.lastUsedAt),
+    ]),
+  );
+}
+
+/** `rampart keys …`. */
+export async function keysCommand(argv: string[], io: Io): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      owner: { type: 'string' },
+      ownerless: { type: 'boolean' },
+      expires: { type: 'string' },
+      credits: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      grace: { type: 'string' },
+      sha256: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (sub === undefined || !['create', 'list', 'revoke', 'rotate', 'import'].includes(sub)) {
+    throw new UsageError(
+      sub === undefined ? 'keys: expected a subcommand' : `keys: unknown subcommand "${sub}"`,
+    );
+  }
+  const config = loadConfig(io.env);
+  const storage = await openStorage(config);
+  try {
+    const now = io.now();
+    // Only create and rotate hash keys: list and revoke never need (or make) the pepper.
+    const openIssuer = async () => {
+      const hasher = await openKeyHasher({
+        env: io.env,
+        dataDir: config.dataDir,
+        storage,
+        warn: (m) => io.err(`warning: ${m}\n`),
+      });
+      return createApiKeyIssuer({ hasher, prefix: config.apiKeys.prefix, now: io.now });
+    };
+    const json = values.json === true;
+    const keyId = () => {
+      const id = positionals[0];
+      if (!isId(id, 'key')) throw new UsageError(`keys ${sub}: expected a key id (key_…)`);
+      return id;
+    };
+
+    if (sub === 'create') {
+      if (values.name === undefined) throw new UsageError('keys create: --name is required');
+      const settings: ApiKeySettings = {
+        name: values.name,
+        ownerId: values.owner ?? null,
+        scopes: scopeList(values.scopes),
+        expiresAt: values.expires === undefined ? null : instant(values.expires, '--expires', now),
+        credits:
+          values.credits === undefined ? null : { remaining: wholeNumber(values.credits, '--credits', 0) },
+        rateLimit: null,
+      };
+      if (values['rate-limit'] !== undefined) {
+        const [limit, window] = values['rate-limit'].split('/');
+        if (limit === undefined || window === undefined || !isDuration(window)) {
+          throw new UsageError('--rate-limit: expected <n>/<window>, e.g. 100/1m');
+        }
+        settings.rateLimit = {
+          limit: wholeNumber(limit, '--rate-limit', 1),
+          windowMs: parseDuration(window),
+        };
+      }
+      const made = (await openIssuer()).issue(settings);
+      if (!made.ok) {
+        throw new UsageError(
+          `keys create: ${made.errors.map((e) => `${e.path.slice(1) || 'settings'}: ${e.message}`).join('; ')}`,
+        );
+      }
+      if (!(await storage.apiKeys.insert(made.record)))
+        throw new Error('key id or hash collision; try again');
+      await record(storage, 'key_created', now, {
+        keyId: made.record.id,
+        prefix: made.record.prefix,
+        ownerId: made.record.ownerId,
+        scopes: made.record.scopes,
+      });
+      const view = keyView(made.record, now);
+      io.out(
+        json
+          ? `${JSON.stringify({ ...view, key: made.key })}\n`
+          : `Created ${view.id} (${cell(view.name)}). The key is shown this once; store it now:\n\n${made.key}\n`,
+      );
+      return;
+    }
+
+    if (sub === 'import') {
+      const hex = values.sha256?.toLowerCase();
+      if (hex === undefined || !/^[0-9a-f]{64}$/.test(hex))
+        throw new UsageError('keys import: --sha256 <64 hex characters> is required');
+      if (values.name === undefined) throw new UsageError('keys import: --name is required');
+      const settings: ApiKeySettings = {
+        name: values.name,
+        ownerId: values.owner ?? null,
+        scopes: scopeList(values.scopes),
+        expiresAt: values.expires === undefined ? null : instant(values.expires, '--expires', now),
+      };
+      const errors = checkKeySettings(settings, now);
+      if (errors.length > 0)
+        throw new UsageError(
+          `keys import: ${errors.map((e) => `${e.path.slice(1)}: ${e.message}`).join('; ')}`,
+        );
+      const imported: ApiKeyRecord = {
+        id: newId('key'),
+        hash: `sha256:${hex}`,
+        hint: 'imported',
+        prefix: '',
+        name: settings.name,
+        ownerId: settings.ownerId ?? null,
+        scopes: [...new Set(settings.scopes)],
+        createdAt: now,
+        expiresAt: settings.expiresAt ?? null,
+        lastUsedAt: null,
+        revokedAt: null,
+        metadata: { imported: 'sha256' },
+        credits: null,
+        rateLimit: null,
+        rotatedFrom: null,
+      };
+      // The pepper is made now if missing: keys then exist, and a server refuses to start on keys without one.
+      await openIssuer();
+      if (!(await storage.apiKeys.insert(imported)))
+        throw new Error('a key with this hash is already stored');
+      await record(storage, 'key_created', now, {
+        keyId: imported.id,
+        prefix: '',
+        ownerId: imported.ownerId,
+        scopes: imported.scopes,
+        imported: true,
+      });
+      const view = keyView(imported, now);
+      io.out(json ? `${JSON.stringify(view)}\n` : `Imported ${view.id} (${cell(view.name)}).\n`);
+      return;
+    }
+
+    if (sub === 'list') {
+      if (values.owner !== undefined && values.ownerless)
+        throw new UsageError('keys list: --owner and --ownerless exclude each other');
+      const ownerId = values.ownerless ? null : values.owner;
+      const limit = values.limit === undefined ? 100 : wholeNumber(values.limit, '--limit', 1, 10_000);
+      const keys = [];
+      let cursor: string | undefined;
+      do {
+        const page = await storage.apiKeys.list({
+          limit: Math.min(500, limit - keys.length),
+          ...(ownerId !== undefined ? { ownerId } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        keys.push(...page.keys.map((k) => keyView(k, now)));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined && keys.length < limit);
+      io.out(json ? `${JSON.stringify({ keys })}\n` : keys.length === 0 ? 'No keys.\n' : keysTable(keys));
+      return;
+    }
+
+    if (sub === 'revoke') {
+      const id = keyId();
+      const revoked = await storage.apiKeys.update(id, { revokedAt: now });
+      if (revoked === undefined) throw new Error(`no key ${id}`);
+      await record(storage, 'key_revoked', now, {
+        keyId: id,
+        prefix: revoked.prefix,
+        ownerId: revoked.ownerId,
+      });
+      await announce(config, id, io);
+      const view = keyView(revoked, now);
+      io.out(json ? `${JSON.stringify(view)}\n` : `Revoked ${id} at ${view.revokedAt}.\n`);
+      return;
+    }
+
+    // rotate
+    const id = keyId();
+    let grace = 0;
+    if (values.grace !== undefined) {
+      if (!isDuration(values.grace)) throw new UsageError('--grace: expected a duration like 1h');
+      grace = parseDuration(values.grace);
+      if (grace > 30 * 86_400_000) throw new UsageError('--grace: at most 30d');
+    }
+    const rotated = await rotateStoredKey(storage, await openIssuer(), id, grace);
+    if (!rotated.ok) {
+      throw new Error(
+        rotated.code === 'NOT_FOUND'
+          ? `no key ${id}`
+          : rotated.code === 'CONFLICT'
+            ? `${id} was changed meanwhile; try again`
+            : `${id} cannot be rotated (${rotated.code})`,
+      );
+    }
+    await record(storage, 'key_rotated', now, {
+      keyId: rotated.record.id,
+      rotatedFrom: id,
+      prefix: rotated.record.prefix,
+      gracePeriodMs: grace,
+    });
+    await announce(config, id, io);
+    const view = keyView(rotated.record, now);
+    const ends = new Date(rotated.previous.revokedAt!).toISOString();
+    io.out(
+      json
+        ? `${JSON.stringify({ ...view, key: rotated.key, previous: { id, revokedAt: ends } })}\n`
+        : `Rotated ${id} into ${view.id}; the old key stops at ${ends}. The new key is shown this once:\n\n${rotated.key}\n`,
+    );
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `rampart audit …`: the audit trail, newest first. */
+export async function auditCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      type: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      actor: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const now = io.now();
+  const at = (text: string, flag: string) => {
+    if (isDuration(text)) return now - parseDuration(text); // "--since 1h": the last hour
+    return instant(text, flag, now);
+  };
+  if (values.type !== undefined && !/^[a-z][a-z_]{0,63}$/.test(values.type))
+    throw new UsageError('--type: expected an event type such as key_created');
+  const config = loadConfig(io.env);
+  const storage = await openStorage(config);
+  try {
+    const page = await storage.audit.list({
+      limit: values.limit === undefined ? 50 : wholeNumber(values.limit, '--limit', 1, 500),
+      ...(values.type !== undefined ? { type: values.type as AuditEventType } : {}),
+      ...(values.since !== undefined ? { since: at(values.since, '--since') } : {}),
+      ...(values.until !== undefined ? { until: at(values.until, '--until') } : {}),
+      ...(values.actor !== undefined ? { actor: values.actor } : {}),
+      ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
+    });
+    const events = page.events.map(eventView);
+    if (values.json) {
+      io.out(`${JSON.stringify({ events, nextCursor: page.nextCursor })}\n`);
+      return;
+    }
+    io.out(
+      events.length === 0
+        ? 'No events.\n'
+        : table(
+            ['AT', 'TYPE', 'OUTCOME', 'ACTOR', 'IP', 'COUNT', 'DETAIL'],
+            events.map((e) => [
+              e.at,
+              e.type,
+              e.outcome,
+              cell(e.actor),
+              cell(e.ip),
+              String(e.count),
+              cell(JSON.stringify(e.detail), 60),
+            ]),
+          ),
+    );
+    if (page.nextCursor) io.out(`\nMore: rampart audit --cursor ${page.nextCursor}\n`);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `--scopes a, b,c` as a list (none when the flag is absent). */
+function scopeList(text: string | undefined): string[] {
+  return text === undefined
+    ? []
+    : text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+}

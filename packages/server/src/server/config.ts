@@ -1,0 +1,380 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
+import { z } from 'zod';
+
+/**
+ * The server's configuration: API.md's environment variables plus the optional JSON file
+ * named by RAMPART_CONFIG. Everything is validated at start; a bad value stops the start
+ * with a `ConfigError` whose message names the field and what is wrong with it.
+ */
+
+const duration = z
+  .string()
+  .refine(isDuration, { message: 'expected a duration like "30s", "15m", "1h" or "7d"' });
+const positiveInt = z.number().int().positive();
+
+const rateRule = z.strictObject({
+  limit: positiveInt,
+  window: duration,
+  algorithm: z.enum(['sliding-window', 'fixed-window', 'gcra']).optional(),
+  onStoreError: z.enum(['local', 'closed', 'open']).optional(),
+});
+
+const fileSchema = z.strictObject({
+  trustProxy: z.array(z.string().min(1)).optional(),
+  clientIpHeader: z.enum(['x-forwarded-for', 'forwarded', 'x-real-ip']).optional(),
+  cors: z
+    .strictObject({
+      origins: z.array(z.string()),
+      credentials: z.boolean().optional(),
+      methods: z.array(z.string()).optional(),
+      allowedHeaders: z.array(z.string()).optional(),
+      exposedHeaders: z.array(z.string()).optional(),
+      maxAge: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+  rateLimit: z
+    .strictObject({
+      default: rateRule.optional(),
+      rules: z
+        .array(
+          rateRule.extend({
+            route: z.string().regex(/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/\S*$/, {
+              message: 'expected "METHOD /path", e.g. "POST /v1/auth/login"',
+            }),
+            key: z.enum(['ip', 'user', 'apiKey', 'email']).optional(),
+            name: z
+              .string()
+              .regex(/^[a-z][a-z0-9-]{0,31}$/)
+              .optional(),
+          }),
+        )
+        .optional(),
+      ipv6Prefix: z.number().int().min(32).max(128).optional(),
+      storeTimeout: duration.optional(),
+    })
+    .optional(),
+  tokens: z
+    .strictObject({
+      algorithm: z.enum(['EdDSA', 'ES256', 'RS256', 'HS256']).optional(),
+      accessTtl: duration.optional(),
+      refreshIdleTtl: duration.optional(),
+      refreshAbsoluteTtl: duration.optional(),
+      refreshGrace: duration.optional(),
+      rotateEvery: duration.optional(),
+      issuer: z.string().min(1).optional(),
+      audience: z.string().min(1).optional(),
+    })
+    .optional(),
+  limits: z
+    .strictObject({
+      bodyBytes: positiveInt.max(16 * 1024 * 1024).optional(),
+      jsonDepth: positiveInt.max(256).optional(),
+      headersTimeout: duration.optional(),
+      requestTimeout: duration.optional(),
+    })
+    .optional(),
+  passwords: z
+    .strictObject({
+      minLength: z.number().int().min(8).max(64).optional(),
+      preset: z.enum(['nist', 'tutorial']).optional(),
+    })
+    .optional(),
+  apiKeys: z
+    .strictObject({
+      prefix: z
+        .string()
+        .regex(/^[a-z][a-z0-9]{1,15}_(?:[a-z0-9]{1,15}_)?$/)
+        .optional(),
+    })
+    .optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+
+export interface RateRuleConfig {
+  name: string;
+  route?: string;
+  key: 'ip' | 'user' | 'apiKey' | 'email';
+  limit: number;
+  windowMs: number;
+  algorithm: 'sliding-window' | 'fixed-window' | 'gcra';
+  onStoreError: 'local' | 'closed' | 'open';
+}
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  redisUrl: string | undefined;
+  databaseUrl: string | undefined;
+  /**
+   * The PostgreSQL pool, with `DATABASE_URL`: `RAMPART_PG_POOL_SIZE` (default 10),
+   * `RAMPART_PG_STATEMENT_TIMEOUT` (default "5s") and `RAMPART_PG_CONNECT_TIMEOUT` (default
+   * "2s"). TLS is set in the URL (`?sslmode=verify-full&sslrootcert=/path/ca.pem`).
+   */
+  postgres: { poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number };
+  bootstrapAdminKey: string | undefined;
+  tls: { cert: Buffer; key: Buffer } | undefined;
+  trustProxy: string[];
+  clientIpHeader: 'x-forwarded-for' | 'forwarded' | 'x-real-ip';
+  cors: NonNullable<ConfigFile['cors']>;
+  /** `storeTimeoutMs`: how long a limit decision may wait for Redis before the rule's failure policy applies. */
+  rateLimit: { default: RateRuleConfig; rules: RateRuleConfig[]; ipv6Prefix: number; storeTimeoutMs: number };
+  tokens: {
+    algorithm: 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
+    secret: string | undefined;
+    accessTtlMs: number;
+    refreshIdleTtlMs: number;
+    refreshAbsoluteTtlMs: number;
+    refreshGraceMs: number;
+    rotateEveryMs: number;
+    issuer: string;
+    audience: string;
+  };
+  limits: { bodyBytes: number; jsonDepth: number; headersTimeoutMs: number; requestTimeoutMs: number };
+  passwords: { minLength: number; preset: 'nist' | 'tutorial' };
+  apiKeys: { prefix: string };
+  logLevel: NonNullable<ConfigFile['logLevel']>;
+  /** Where password-reset mail goes: SMTP when `RAMPART_SMTP_URL` is set, else the data dir's outbox. */
+  mail: { smtpUrl: string | undefined; from: string };
+  /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
+  resetUrl: string | undefined;
+}
+
+/** A configuration problem: the message names the field. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The defaults of API.md and the issues, as data. */
+export const DEFAULT_RATE_RULES: ReadonlyArray<RateRuleConfig> = [
+  {
+    name: 'password-reset',
+    route: 'POST /v1/auth/password-reset',
+    key: 'ip',
+    limit: 5,
+    windowMs: 3_600_000,
+    algorithm: 'sliding-window',
+    onStoreError: 'local',
+  },
+  {
+    name: 'password-reset-email',
+    route: 'POST /v1/auth/password-reset',
+    key: 'email',
+    limit: 5,
+    windowMs: 3_600_000,
+    algorithm: 'sliding-window',
+    onStoreError: 'local',
+  },
+];
+
+/**
+ * Reads the configuration from `env` (and the file it names). Throws ConfigError naming the
+ * field on any invalid value.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServerConfig {
+  const file = readConfigFile(env.RAMPART_CONFIG, cwd);
+  const port = intFromEnv(env, 'PORT', 8080, 0, 65535);
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const dataDir = resolve(cwd, env.RAMPART_DATA_DIR?.trim() || './data');
+
+  const bootstrapAdminKey = env.RAMPART_BOOTSTRAP_ADMIN_KEY;
+  if (bootstrapAdminKey !== undefined && bootstrapAdminKey.length < 32) {
+    throw new ConfigError('RAMPART_BOOTSTRAP_ADMIN_KEY: must be at least 32 characters');
+  }
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+  }
+  const postgres = {
+    poolSize: intFromEnv(env, 'RAMPART_PG_POOL_SIZE', 10, 2, 1000),
+    statementTimeoutMs: durationFromEnv(env, 'RAMPART_PG_STATEMENT_TIMEOUT', '5s'),
+    connectTimeoutMs: durationFromEnv(env, 'RAMPART_PG_CONNECT_TIMEOUT', '2s'),
+  };
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL: expected a redis:// or rediss:// URL');
+  }
+
+  const tls = readTls(env, cwd);
+  const rl = file.rateLimit ?? {};
+  const defaultRule: RateRuleConfig = {
+    name: 'default',
+    key: 'ip',
+    limit: rl.default?.limit ?? 100,
+    windowMs: parseDuration(rl.default?.window ?? '15m'),
+    algorithm: rl.default?.algorithm ?? 'sliding-window',
+    onStoreError: rl.default?.onStoreError ?? 'local',
+  };
+  const rules: RateRuleConfig[] = (rl.rules ?? []).map((r, i) => ({
+    name: r.name ?? `rule-${i + 1}`,
+    route: r.route,
+    key: r.key ?? 'ip',
+    limit: r.limit,
+    windowMs: parseDuration(r.window),
+    algorithm: r.algorithm ?? 'sliding-window',
+    onStoreError: r.onStoreError ?? 'local',
+  }));
+  // A configured rule for a route replaces the built-in ones for that route.
+  const configuredRoutes = new Set(rules.map((r) => r.route));
+  const builtIn = DEFAULT_RATE_RULES.filter((r) => !configuredRoutes.has(r.route));
+
+  const cors = file.cors ?? { origins: [] };
+  if (cors.origins.includes('*') && cors.credentials) {
+    throw new ConfigError(
+      'cors.credentials: cannot be combined with the "*" origin (any site could read credentialed responses)',
+    );
+  }
+
+  const t = file.tokens ?? {};
+  const algorithm = t.algorithm ?? 'EdDSA';
+  const secret = env.RAMPART_JWT_SECRET;
+  if (algorithm === 'HS256' && (secret === undefined || Buffer.byteLength(secret) < 32)) {
+    throw new ConfigError('RAMPART_JWT_SECRET: HS256 needs a secret of at least 32 bytes');
+  }
+
+  return {
+    port,
+    host,
+    dataDir,
+    redisUrl,
+    databaseUrl,
+    postgres,
+    bootstrapAdminKey,
+    tls,
+    trustProxy: file.trustProxy ?? [],
+    clientIpHeader: file.clientIpHeader ?? 'x-forwarded-for',
+    cors,
+    rateLimit: {
+      default: defaultRule,
+      rules: [...builtIn, ...rules],
+      ipv6Prefix: rl.ipv6Prefix ?? 64,
+      storeTimeoutMs: parseDuration(rl.storeTimeout ?? '50ms'),
+    },
+    tokens: {
+      algorithm,
+      secret: algorithm === 'HS256' ? secret : undefined,
+      accessTtlMs: parseDuration(t.accessTtl ?? '15m'),
+      refreshIdleTtlMs: parseDuration(t.refreshIdleTtl ?? '14d'),
+      refreshAbsoluteTtlMs: parseDuration(t.refreshAbsoluteTtl ?? '30d'),
+      refreshGraceMs: parseDuration(t.refreshGrace ?? '0s'),
+      rotateEveryMs: parseDuration(t.rotateEvery ?? '30d'),
+      issuer: t.issuer ?? `http://${host}:${port}`,
+      audience: t.audience ?? 'rampart',
+    },
+    limits: {
+      bodyBytes: file.limits?.bodyBytes ?? 100 * 1024,
+      jsonDepth: file.limits?.jsonDepth ?? 32,
+      headersTimeoutMs: parseDuration(file.limits?.headersTimeout ?? '10s'),
+      requestTimeoutMs: parseDuration(file.limits?.requestTimeout ?? '30s'),
+    },
+    passwords: { minLength: file.passwords?.minLength ?? 8, preset: file.passwords?.preset ?? 'nist' },
+    apiKeys: { prefix: file.apiKeys?.prefix ?? 'rk_live_' },
+    logLevel: file.logLevel ?? 'info',
+    mail: {
+      smtpUrl: urlFromEnv(env, 'RAMPART_SMTP_URL', /^smtps?:$/),
+      from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',
+    },
+    resetUrl: urlFromEnv(env, 'RAMPART_RESET_URL', /^https?:$/),
+  };
+}
+
+function readConfigFile(path: string | undefined, cwd: string): ConfigFile {
+  if (path === undefined || path.trim() === '') return {};
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, path), 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `RAMPART_CONFIG: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`RAMPART_CONFIG: ${path} is not valid JSON (${(error as Error).message})`);
+  }
+  const result = fileSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || '(root)';
+    const keys = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
+    const where = issue.code === 'unrecognized_keys' && field === '(root)' ? '' : `${field}: `;
+    throw new ConfigError(`RAMPART_CONFIG ${path}: ${where}${issue.message}${keys}`);
+  }
+  return result.data;
+}
+
+function urlFromEnv(env: NodeJS.ProcessEnv, name: string, protocols: RegExp): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}: not a URL`);
+  }
+  if (!protocols.test(url.protocol)) throw new ConfigError(`${name}: unsupported scheme ${url.protocol}`);
+  return raw;
+}
+
+/** A duration variable: "5s", "1m", or a whole number of milliseconds. */
+function durationFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name]?.trim() || fallback;
+  const ms = /^\d{1,9}$/.test(raw) ? Number(raw) : isDuration(raw) ? parseDuration(raw) : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > 3_600_000) {
+    throw new ConfigError(
+      `${name}: expected a duration like "5s" or a number of milliseconds (1 ms to 1h), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return ms;
+}
+
+function intFromEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(
+      `${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
+function readTls(env: NodeJS.ProcessEnv, cwd: string): ServerConfig['tls'] {
+  const certPath = env.RAMPART_TLS_CERT?.trim();
+  const keyPath = env.RAMPART_TLS_KEY?.trim();
+  if (!certPath && !keyPath) return undefined;
+  if (!certPath || !keyPath) {
+    throw new ConfigError(
+      `${certPath ? 'RAMPART_TLS_KEY' : 'RAMPART_TLS_CERT'}: HTTPS needs both RAMPART_TLS_CERT and RAMPART_TLS_KEY`,
+    );
+  }
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(resolve(cwd, path));
+    } catch (error) {
+      throw new ConfigError(
+        `${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  };
+  const cert = read('RAMPART_TLS_CERT', certPath);
+  const key = read('RAMPART_TLS_KEY', keyPath);
+  if (!cert.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError('RAMPART_TLS_CERT: not a PEM certificate');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key.toString('latin1'))) {
+    throw new ConfigError('RAMPART_TLS_KEY: not a PEM private key');
+  }
+  return { cert, key };
+}
