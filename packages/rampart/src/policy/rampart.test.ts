@@ -255,6 +255,7 @@ describe('rateLimit', () => {
       keyPrefix: '',
       consume: () => Promise.reject(new Error('ECONNREFUSED')),
       peek: () => Promise.reject(new Error('ECONNREFUSED')),
+      refund: () => Promise.reject(new Error('ECONNREFUSED')),
       reset: () => undefined,
       close: () => undefined,
     };
@@ -282,6 +283,7 @@ describe('rateLimit', () => {
       keyPrefix: '',
       consume: () => Promise.reject(new Error('down')),
       peek: () => Promise.reject(new Error('down')),
+      refund: () => Promise.reject(new Error('down')),
       reset: () => undefined,
       close: () => undefined,
     };

@@ -294,6 +294,64 @@ export function decide(state: RateState | undefined, rule: RateRule, now: number
   return BY_ALGORITHM[rule.algorithm](state, rule, now, cost);
 }
 
+/**
+ * Gives back `cost` units that were consumed a moment ago (a reserved attempt that succeeded:
+ * see the limiter's `reserve`), on the store's clock `now`. Pure: returns the next state.
+ *
+ * Units come off the newest part of the state that holds them: the current window (fixed; a
+ * window that has already ended keeps its count, so a late refund never opens a new window),
+ * the newest sub-windows at or before `now` (sliding), or the theoretical arrival time (GCRA,
+ * never set back before `now`). A refund can only loosen a count by what it gives back, never
+ * below what other calls recorded, and refunding what was never consumed is a no-op on an
+ * empty state.
+ *
+ * @throws RangeError when `cost` is not a whole number from 1 to the limit (or burst).
+ * @example state = refund(state, rule, Date.now(), 1);
+ */
+export function refund(
+  state: RateState | undefined,
+  rule: RateRule,
+  now: number,
+  cost = 1,
+): RateState | undefined {
+  assertCost(rule, cost);
+  if (cost === 0 || state === undefined || state.algorithm !== rule.algorithm) return state;
+  if (state.algorithm === 'fixed-window') {
+    const start = Math.floor(now / rule.windowMs) * rule.windowMs;
+    if (state.windowStart < start) return state;
+    return { ...state, count: Math.max(0, state.count - cost) };
+  }
+  if (state.algorithm === 'sliding-window') {
+    const n = rule.buckets ?? RATE_RULE_DEFAULTS.buckets;
+    const k = Math.floor((now * n) / rule.windowMs);
+    const b = state.buckets.slice();
+    let left = cost;
+    // Only live sub-windows give units back: a stale one counts for nothing any more.
+    for (let i = b.length - 2; i >= 0 && left > 0; i -= 2) {
+      if (b[i]! > k || b[i]! < k - n) continue;
+      const take = Math.min(left, b[i + 1]!);
+      b[i + 1]! -= take;
+      left -= take;
+    }
+    const kept: number[] = [];
+    for (let i = 0; i < b.length; i += 2) if (b[i + 1]! > 0) kept.push(b[i]!, b[i + 1]!);
+    return { algorithm: 'sliding-window', buckets: kept, expiresAt: state.expiresAt };
+  }
+  const { limit, windowMs } = rule;
+  let debt = (state.tat - now) * limit + state.rem;
+  if (debt < 0) debt = 0;
+  debt -= cost * windowMs;
+  if (debt < 0) debt = 0;
+  const whole = Math.floor(debt / limit);
+  return {
+    algorithm: 'gcra',
+    tat: now + whole,
+    rem: debt - whole * limit,
+    // The expiry stays: a state that lives a little longer than it matters costs nothing.
+    expiresAt: state.expiresAt,
+  };
+}
+
 /** The decision part of a result, without the state (which must not leave the store). */
 export function toDecision(result: DecideResult): Decision {
   return {

@@ -44,6 +44,8 @@ function switchableStore() {
     consume: (key: string, rule: RateRule, now: number, cost?: number) =>
       act<Decision>(() => inner.consume(key, rule, now, cost)),
     peek: (key: string, rule: RateRule, now: number) => act<Decision>(() => inner.peek(key, rule, now)),
+    refund: (key: string, rule: RateRule, now: number, cost?: number) =>
+      act(() => inner.refund(key, rule, now, cost)),
     reset: (key: string) => act(() => inner.reset(key)),
     close: () => inner.close(),
   };

@@ -1,4 +1,4 @@
-import { type Decision, decide, type RateRule, type RateState, toDecision } from './algorithms.ts';
+import { type Decision, decide, type RateRule, type RateState, refund, toDecision } from './algorithms.ts';
 import type { RateLimitStore } from './store.ts';
 
 /** Options of {@link memoryRateLimitStore}. */
@@ -26,6 +26,8 @@ export interface MemoryRateLimitStore extends RateLimitStore {
   consume(key: string, rule: RateRule, now: number, cost?: number): Decision;
   /** Synchronous: see {@link RateLimitStore.peek}. */
   peek(key: string, rule: RateRule, now: number): Decision;
+  /** Synchronous: see {@link RateLimitStore.refund}. */
+  refund(key: string, rule: RateRule, now: number, cost?: number): void;
   /** Synchronous: see {@link RateLimitStore.reset}. */
   reset(key: string): void;
   /** How many keys are held now. */
@@ -125,6 +127,13 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     consume,
     peek(key, rule, now) {
       return toDecision(decide(entries.get(keyPrefix === '' ? key : keyPrefix + key), rule, now, 0));
+    },
+    refund(key, rule, now, cost = 1) {
+      const id = keyPrefix === '' ? key : keyPrefix + key;
+      const before = entries.get(id);
+      if (before === undefined) return;
+      const next = refund(before, rule, now, cost);
+      if (next !== undefined && next !== before) entries.set(id, next);
     },
     reset(key) {
       entries.delete(keyPrefix === '' ? key : keyPrefix + key);

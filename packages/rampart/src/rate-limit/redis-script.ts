@@ -8,8 +8,11 @@
  * "Lua and JavaScript agree" test in `redis-store.test.ts` catches a drift.
  *
  * KEYS[1]: the state key (a hash).
- * ARGV: algorithm, limit, windowMs, buckets-or-burst, cost, now ('' = use Redis TIME).
- * Returns: { allowed 0|1, remaining, resetAt, retryAfterMs, now } as integers.
+ * ARGV: algorithm, limit, windowMs, buckets-or-burst, cost, now ('' = use Redis TIME), mode
+ * ('' = consume, or peek when cost is 0; 'refund' = give back `cost` units, as `refund()` in
+ * algorithms.ts).
+ * Returns: { allowed 0|1, remaining, resetAt, retryAfterMs, now } as integers (a refund answers
+ * { 1, 0, now, 0, now }).
  */
 export const RATE_LIMIT_LUA = `
 local key = KEYS[1]
@@ -31,6 +34,58 @@ local function expire(at)
   local ttl = at - now
   if ttl < 1 then ttl = 1 end
   redis.call('PEXPIRE', key, int(ttl))
+end
+
+if ARGV[7] == 'refund' then
+  if algorithm == 'fixed-window' then
+    local v = redis.call('HMGET', key, 'w', 'c')
+    local stored = tonumber(v[1])
+    if stored ~= nil and stored >= math.floor(now / window) * window then
+      local c = (tonumber(v[2]) or 0) - cost
+      if c < 0 then c = 0 end
+      redis.call('HSET', key, 'c', int(c))
+    end
+  elseif algorithm == 'sliding-window' then
+    local k = math.floor((now * param) / window)
+    local raw = redis.call('HGETALL', key)
+    local idx = {}
+    local names = {}
+    local counts = {}
+    for i = 1, #raw, 2 do
+      local b = tonumber(raw[i])
+      if b ~= nil and b <= k and b >= k - param then
+        idx[#idx + 1] = b
+        names[b] = raw[i]
+        counts[b] = tonumber(raw[i + 1])
+      end
+    end
+    table.sort(idx)
+    local left = cost
+    for i = #idx, 1, -1 do
+      if left <= 0 then break end
+      local b = idx[i]
+      local take = counts[b]
+      if take > left then take = left end
+      left = left - take
+      if counts[b] - take <= 0 then
+        redis.call('HDEL', key, names[b])
+      else
+        redis.call('HINCRBY', key, names[b], -take)
+      end
+    end
+  elseif algorithm == 'gcra' then
+    local v = redis.call('HMGET', key, 't', 'r')
+    local tat = tonumber(v[1])
+    if tat ~= nil then
+      local debt = (tat - now) * limit + (tonumber(v[2]) or 0)
+      if debt < 0 then debt = 0 end
+      debt = debt - cost * window
+      if debt < 0 then debt = 0 end
+      local whole = math.floor(debt / limit)
+      redis.call('HSET', key, 't', int(now + whole), 'r', int(debt - whole * limit))
+    end
+  end
+  return { 1, 0, now, 0, now }
 end
 
 if algorithm == 'fixed-window' then
@@ -85,8 +140,10 @@ if algorithm == 'sliding-window' then
     counts[k] = counts[k] + cost
     used = used + cost
     redis.call('HINCRBY', key, int(k), cost)
-    if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   end
+  -- Dropped whenever a unit was asked for, allowed or not, as the JavaScript drops them: a
+  -- clock that later steps back must not find a sub-window alive here and gone there.
+  if cost > 0 and #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   table.sort(idx)
   local function leaves(index) return math.ceil(((index + n + 1) * window) / n) end
   if allowed and cost > 0 then expire(leaves(idx[#idx])) end

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../../../../test/harness/redis.ts';
-import { decide, type RateRule, type RateState, rateRule, toDecision } from './algorithms.ts';
+import { decide, type RateRule, type RateState, rateRule, refund, toDecision } from './algorithms.ts';
 import { type RedisClientSettings, redisClientOptions, redisRateLimitStore } from './redis-store.ts';
 import { runStoreContract } from './store-contract.ts';
 
@@ -38,7 +38,7 @@ runStoreContract('redis', (keyPrefix) => redisRateLimitStore({ client, keyPrefix
 const prefix = () => `t${randomUUID().slice(0, 8)}:`;
 
 describe('redis store', () => {
-  test('the Lua script and the JavaScript algorithms agree decision for decision', async () => {
+  test('the Lua script and the JavaScript algorithms agree decision for decision, refunds included', async () => {
     const shapes: RateRule[] = [
       rateRule({ algorithm: 'fixed-window', limit: 7, windowMs: 1_000 }),
       rateRule({ algorithm: 'fixed-window', limit: 1, windowMs: 333 }),
@@ -71,6 +71,12 @@ describe('redis store', () => {
                 : -Math.floor(random() * rule.windowMs);
         const max = rule.algorithm === 'gcra' ? (rule.burst ?? rule.limit) : rule.limit;
         const cost = random() < 0.1 ? 0 : 1 + Math.floor(random() * Math.min(3, max));
+        if (random() < 0.15) {
+          // A refund (a reserved attempt that succeeded) must leave both in the same state.
+          state = refund(state, rule, now, cost === 0 ? 1 : cost);
+          await store.refund('k', rule, now, cost === 0 ? 1 : cost);
+          continue;
+        }
         const expected = decide(state, rule, now, cost);
         state = expected.state;
         const got = cost === 0 ? await store.peek('k', rule, now) : await store.consume('k', rule, now, cost);

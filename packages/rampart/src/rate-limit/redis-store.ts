@@ -52,7 +52,7 @@ export interface RedisRateLimitStoreOptions {
 const REDIS_STORE_DEFAULTS = { keyPrefix: 'rampart:rl:', clock: 'redis' } as const;
 
 // Versioned: a changed script gets a new name, so two releases sharing a client never mix.
-const COMMAND = 'rampartRateLimitV1';
+const COMMAND = 'rampartRateLimitV2';
 
 // One key per algorithm, so a rule switched to another algorithm starts clean instead of
 // misreading the old hash.
@@ -105,7 +105,13 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLi
   const script = (client as unknown as ScriptClient)[COMMAND].bind(client);
   const keyOf = (key: string, algorithm: Algorithm) => `${keyPrefix}{${key}}:${SUFFIX[algorithm]}`;
 
-  const run = async (key: string, rule: RateRule, now: number, cost: number): Promise<Decision> => {
+  const run = async (
+    key: string,
+    rule: RateRule,
+    now: number,
+    cost: number,
+    mode = '',
+  ): Promise<Decision> => {
     const param =
       rule.algorithm === 'gcra'
         ? (rule.burst ?? rule.limit)
@@ -120,6 +126,7 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLi
       param,
       cost,
       clock === 'redis' ? '' : now,
+      mode,
     );
     return {
       allowed: allowed === 1,
@@ -139,6 +146,10 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLi
     },
     peek(key, rule, now) {
       return run(key, rule, now, 0);
+    },
+    async refund(key, rule, now, cost = 1) {
+      assertCost(rule, cost);
+      if (cost > 0) await run(key, rule, now, cost, 'refund');
     },
     async reset(key) {
       await client.del(keyOf(key, 'fixed-window'), keyOf(key, 'sliding-window'), keyOf(key, 'gcra'));

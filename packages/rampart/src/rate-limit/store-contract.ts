@@ -148,5 +148,37 @@ export function runStoreContract(name: string, makeStore: MakeRateLimitStore): v
       }
       await store.close();
     });
+
+    for (const [algorithm, rule] of Object.entries(rules(3))) {
+      test(`${algorithm}: a refund gives back what a reservation took, and never more`, async () => {
+        const store = await fresh();
+        for (let i = 0; i < 3; i++) assert.ok((await store.consume('r', rule, T0)).allowed);
+        assert.equal((await store.consume('r', rule, T0)).allowed, false);
+        // Two reserved attempts succeeded: their units come back.
+        await store.refund('r', rule, T0, 2);
+        assert.equal((await store.peek('r', rule, T0)).remaining, 2);
+        // Refunding more than is held stops at empty: the quota never grows past the limit.
+        await store.refund('r', rule, T0, 3);
+        assert.equal((await store.peek('r', rule, T0)).remaining, 3);
+        const after = [];
+        for (let i = 0; i < 4; i++) after.push((await store.consume('r', rule, T0)).allowed);
+        assert.deepEqual(after, [true, true, true, false]);
+        // A refund of a key that holds nothing is a no-op, not a credit.
+        await store.refund('empty', rule, T0, 1);
+        assert.equal((await store.peek('empty', rule, T0)).remaining, 3);
+        await store.close();
+      });
+    }
+
+    test('reserve then refund under concurrency: the count equals the attempts that stayed failures', async () => {
+      const store = await fresh();
+      const rule = rules(50)['sliding-window'];
+      // 40 attempts reserve at once; the 30 that "succeed" give their unit back.
+      const reserved = await Promise.all(Array.from({ length: 40 }, () => store.consume('c', rule, T0)));
+      assert.ok(reserved.every((d) => d.allowed));
+      await Promise.all(Array.from({ length: 30 }, () => store.refund('c', rule, T0)));
+      assert.equal((await store.peek('c', rule, T0)).remaining, 40);
+      await store.close();
+    });
   });
 }

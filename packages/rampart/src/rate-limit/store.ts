@@ -6,7 +6,7 @@ import type { Decision, RateRule } from './algorithms.ts';
  * rule means the same thing in memory and in Redis; `store-contract.ts` is the suite each one
  * passes.
  *
- * **Atomicity.** `consume` is atomic per key: the read of the key's state, the decision and
+ * **Atomicity.** `consume` (and `refund`) is atomic per key: the read of the key's state, the decision and
  * the write of the new state happen as one step, so concurrent calls on one key are
  * serialised and never both see the last unit (no check-then-increment race). Calls on
  * different keys are independent; nothing is promised about their order. `peek` reads one
@@ -29,6 +29,11 @@ export interface RateLimitStore {
   consume(key: string, rule: RateRule, now: number, cost?: number): Awaitable<Decision>;
   /** What `consume` of one unit would answer now, without recording anything. */
   peek(key: string, rule: RateRule, now: number): Awaitable<Decision>;
+  /**
+   * Gives back `cost` units (default 1) of `key` under `rule` that a `consume` took a moment ago
+   * (`algorithms.ts` `refund` says where they come off). Atomic per key like `consume`.
+   */
+  refund(key: string, rule: RateRule, now: number, cost?: number): Awaitable<void>;
   /** Forgets `key` under every algorithm: its next request starts with a full quota. */
   reset(key: string): Awaitable<void>;
   /** Releases timers or connections the store itself opened (never a client it was given). */
