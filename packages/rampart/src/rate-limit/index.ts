@@ -44,9 +44,10 @@ export type {
   RateLimitResult,
   RefusalInfo,
   RequestSummary,
+  Reservation,
   RuleDecision,
 } from './limiter.ts';
-export { createRateLimiter } from './limiter.ts';
+export { createRateLimiter, isResilientStore } from './limiter.ts';
 export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions } from './memory-store.ts';
 export { memoryRateLimitStore } from './memory-store.ts';
 export type {
@@ -56,6 +57,8 @@ export type {
   RedisScriptClient,
 } from './redis-store.ts';
 export { redisClientOptions, redisRateLimitStore } from './redis-store.ts';
+export type { GuardedDecision, ResilientStore, ResilientStoreOptions } from './resilient-store.ts';
+export { isDeadConnection, resilientStore } from './resilient-store.ts';
 export type {
   CompiledRule,
   KeyBy,

@@ -4,7 +4,12 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { Decision, RateRule } from './algorithms.ts';
 import { createRateLimiter, type RateLimiterOptions, type RefusalInfo } from './limiter.ts';
 import { memoryRateLimitStore } from './memory-store.ts';
-import { bodyEmailKey, defaultRateLimitRules, type RateLimitRequest } from './rules.ts';
+import {
+  bodyEmailKey,
+  defaultRateLimitRules,
+  type RateLimitRequest,
+  type RateLimitRuleOptions,
+} from './rules.ts';
 import type { RateLimitStore } from './store.ts';
 
 const T0 = 1_750_000_000_000;
@@ -310,10 +315,45 @@ describe('createRateLimiter: cheap refusal of bad credentials', () => {
   });
 });
 
+describe('createRateLimiter: reserved attempts', () => {
+  const budget: RateLimitRuleOptions[] = [
+    { name: 'per-account', counts: 'failures', limit: 10, window: '15m', key: bodyEmailKey },
+    { name: 'per-address', counts: 'failures', limit: 30, window: '15m', key: 'ip' },
+  ];
+  const login = (ip = '203.0.113.7') =>
+    req({ method: 'POST', route: '/login', ip, body: { email: 'ada@example.com' } });
+
+  test('95 simultaneous attempts on a budget of 10: at most 10 reach the expensive work', async () => {
+    const limiter = createRateLimiter({ store: memoryRateLimitStore(), now: clock(), rules: budget });
+    const reservations = await Promise.all(Array.from({ length: 95 }, () => limiter.reserve(login())));
+    const through = reservations.filter((r) => r.allowed);
+    assert.equal(through.length, 10);
+    const refused = reservations.find((r) => !r.allowed)!;
+    assert.match(refused.headers['Retry-After']!, /^[1-9]\d*$/);
+    assert.match(refused.headers['RateLimit-Policy']!, /"per-account"/);
+    await limiter.close();
+  });
+
+  test('a released reservation gives its units back to every rule; a kept one counts as a failure', async () => {
+    const limiter = createRateLimiter({ store: memoryRateLimitStore(), now: clock(), rules: budget });
+    for (let i = 0; i < 25; i++) await (await limiter.reserve(login())).release();
+    assert.equal((await limiter.isBlocked(login())).blocked, false);
+    for (let i = 0; i < 10; i++) assert.ok((await limiter.reserve(login())).allowed); // kept: failures
+    assert.equal((await limiter.reserve(login())).allowed, false);
+    // The per-address budget was not drained by the refusals: a refusal keeps nothing.
+    const other = await limiter.reserve(
+      req({ method: 'POST', route: '/login', body: { email: 'bob@example.com' } }),
+    );
+    assert.ok(other.allowed);
+    assert.equal(other.decisions.find((d) => d.rule === 'per-address')!.remaining, 19);
+    await limiter.close();
+  });
+});
+
 describe('createRateLimiter: store failures', () => {
   const rule = { name: 'default', limit: 3, window: '1m' } as const;
 
-  test("'local': one 'down' event, the same limit per instance, no store call while down, 'up' after a probe", async () => {
+  test("'local': a dead connection is one 'down' event, the same limit per instance, no store call while down, 'up' after a probe", async () => {
     const now = clock();
     const backend = switchableStore();
     const events: string[] = [];
@@ -321,9 +361,10 @@ describe('createRateLimiter: store failures', () => {
       store: backend.store,
       now,
       rules: [rule],
+      probeIntervalMs: 5,
       onStoreStateChange: (state) => events.push(state),
     });
-    backend.mode = 'fail';
+    backend.mode = 'fail'; // ECONNREFUSED: the connection is gone, not slow
     const results = [];
     for (let i = 0; i < 5; i++) results.push(await limiter.check(req()));
     assert.deepEqual(
@@ -340,16 +381,14 @@ describe('createRateLimiter: store failures', () => {
     assert.equal(backend.calls, 1, 'the store is not asked per request while down');
 
     backend.mode = 'ok';
-    now.advance(1_000);
-    await limiter.check(req({ ip: '192.0.2.1' })); // starts one background probe
-    await tick();
-    await tick();
+    while (limiter.storeState === 'down') await new Promise((resolve) => setTimeout(resolve, 5));
     assert.deepEqual(events, ['down', 'up']);
     const back = await limiter.check(req({ ip: '192.0.2.2' }));
     assert.equal(back.decisions[0]!.source, 'store');
+    await limiter.close();
   });
 
-  test('a store that does not answer counts as down after storeTimeoutMs', async () => {
+  test('one slow answer is decided by the policy for that request only; slow answers in a row mark the store down', async () => {
     const backend = switchableStore();
     const events: string[] = [];
     const limiter = createRateLimiter({
@@ -357,15 +396,61 @@ describe('createRateLimiter: store failures', () => {
       now: clock(),
       rules: [rule],
       storeTimeoutMs: 20,
+      failuresToTrip: 3,
       onStoreStateChange: (state) => events.push(state),
     });
     backend.mode = 'hang';
-    const results = await Promise.all([limiter.check(req()), limiter.check(req())]);
-    assert.deepEqual(
-      results.map((r) => r.decisions[0]!.source),
-      ['local', 'local'],
-    );
+    const slow = await limiter.check(req());
+    assert.equal(slow.decisions[0]!.source, 'local');
+    assert.deepEqual(events, [], 'one timeout does not flip the store');
+    backend.mode = 'ok';
+    assert.equal((await limiter.check(req())).decisions[0]!.source, 'store');
+    backend.mode = 'hang';
+    await Promise.all([limiter.check(req()), limiter.check(req()), limiter.check(req())]);
     assert.deepEqual(events, ['down']);
+    await limiter.close();
+  });
+
+  test('time the event loop was blocked is not counted as the store being slow', async () => {
+    const inner = memoryRateLimitStore({ sweepIntervalMs: 0 });
+    // Answers 30 ms after being asked (a reply on its way), and the loop is then blocked for
+    // 100 ms: when it frees, the 20 ms timeout and the reply are both due. Then an answer that
+    // only starts its 15 ms trip once the loop is free.
+    let delay: 'due' | 'after' = 'due';
+    const store: RateLimitStore = {
+      keyPrefix: '',
+      consume: (key, r, at, cost) =>
+        new Promise((resolve) => {
+          const answer = () => resolve(inner.consume(key, r, at, cost));
+          if (delay === 'due') setTimeout(answer, 30);
+          else setTimeout(() => setTimeout(answer, 15), 0);
+        }),
+      peek: (key, r, at) => Promise.resolve(inner.peek(key, r, at)),
+      refund: (key, r, at, cost) => Promise.resolve(inner.refund(key, r, at, cost)),
+      reset: (key) => Promise.resolve(inner.reset(key)),
+      close: () => inner.close(),
+    };
+    const events: string[] = [];
+    const limiter = createRateLimiter({
+      store,
+      now: clock(),
+      rules: [rule],
+      storeTimeoutMs: 20,
+      failuresToTrip: 1,
+      onStoreStateChange: (state) => events.push(state),
+    });
+    const block = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {}
+    };
+    for (const mode of ['due', 'after'] as const) {
+      delay = mode;
+      const pending = limiter.check(req());
+      block(100);
+      assert.equal((await pending).decisions[0]!.source, 'store', `reply ${mode}`);
+    }
+    assert.deepEqual(events, []);
+    await limiter.close();
   });
 
   test("'closed' refuses with failure 'closed' and a Retry-After; 'open' allows uncounted and reports once", async () => {

@@ -1,14 +1,12 @@
-import { RampartError } from '../errors.ts';
 import { ipKey } from '../lib/ip.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
-import type { Decision, RateRule } from './algorithms.ts';
+import type { Decision } from './algorithms.ts';
 import { policyFormatter, retryAfterSeconds } from './headers.ts';
-import { type MemoryRateLimitStore, memoryRateLimitStore } from './memory-store.ts';
+import { type DecisionSource, type ResilientStore, resilientStore } from './resilient-store.ts';
 import { type CompiledRule, compileRule, type RateLimitRequest, type RuleSet } from './rules.ts';
 import type { RateLimitStore } from './store.ts';
 
-/** Where a rule's decision came from. */
-export type DecisionSource = 'store' | 'local' | 'open' | 'closed';
+export type { DecisionSource } from './resilient-store.ts';
 
 /** One rule's decision for one request. */
 export interface RuleDecision extends Decision {
@@ -88,34 +86,46 @@ export interface BlockedStat {
   readonly expiresAt: number;
 }
 
+/** The answer of `reserve()`: a refusal, or the reserved attempt to settle. */
+export interface Reservation {
+  /** False when a matching failure budget had no unit left (nothing stays reserved then). */
+  readonly allowed: boolean;
+  readonly decisions: readonly RuleDecision[];
+  /** `RateLimit-Policy`, `RateLimit` and, when refused, `Retry-After`. */
+  readonly headers: Record<string, string>;
+  readonly retryAfterSec?: number;
+  readonly failure?: 'closed';
+  /**
+   * The attempt succeeded: the reserved units go back. Leaving a reservation unreleased is
+   * how a failure is counted. Calling it twice gives back once.
+   */
+  release(): Awaitable<void>;
+}
+
 /** Options of {@link createRateLimiter}. */
 export interface RateLimiterOptions {
-  /** Where the counters live (memory, Redis, or your own). */
-  store: RateLimitStore;
+  /**
+   * Where the counters live (memory, Redis, or your own), or a {@link ResilientStore} shared
+   * with other limiters (then the timeout and breaker options below belong to it, not here).
+   */
+  store: RateLimitStore | ResilientStore;
   /** The rules; every rule that matches a request applies. */
   rules: RuleSet;
   /** The clock, ms; default `Date.now`. */
   now?: Clock;
-  /**
-   * The per-instance store used by rules with `onStoreError: 'local'` while `store` is down;
-   * default a memory store of 100,000 keys (closed by `close()`).
-   */
+  /** Plain store only: the per-instance store `'local'` rules use while `store` is down (see `resilientStore`). */
   fallback?: RateLimitStore;
-  /**
-   * A store call with no answer after this many ms counts as a failure; default 100; 0 waits
-   * for ever (leave the timeout to the client, e.g. ioredis `commandTimeout`).
-   */
+  /** Plain store only: the wait for one store answer, ms, loop lag not counted; default 100. */
   storeTimeoutMs?: number;
-  /**
-   * While the store is down, how often (ms) one background probe checks whether it is back;
-   * default 1,000. Requests never wait for the probe.
-   */
+  /** Plain store only: store failures in a row that mark it down; default 3 (a dead connection: at once). */
+  failuresToTrip?: number;
+  /** Plain store only: while down, how often one probe checks the store, ms; default 500. */
   probeIntervalMs?: number;
   /** The IPv6 prefix length that forms an `'ip'` key, 32–128; default 64. */
   ipv6Prefix?: number;
   /** The most keys tracked for refusal stats and hook de-duplication; default 10,000 (LRU). */
   maxTrackedKeys?: number;
-  /** Called once per transition: `'down'` with the error on the first failure, `'up'` on recovery. */
+  /** Plain store only: called once per transition, `'down'` with the error, `'up'` on recovery. */
   onStoreStateChange?: (state: 'down' | 'up', error?: unknown) => void;
   /** Called on the first refusal of a key per window (not on every refused request). */
   onRefused?: (info: RefusalInfo) => void;
@@ -128,11 +138,18 @@ export interface RateLimiter {
   /** Counts the request against every matching `'requests'` rule; refuses if any is over. */
   check(request: RateLimitRequest): Promise<RateLimitResult>;
   /**
+   * Reserves one attempt against every matching `'failures'` rule before expensive work
+   * (argon2, a database lookup), atomically per rule: of 95 simultaneous attempts against a
+   * budget of 10, at most 10 get through. `release()` the reservation when the attempt
+   * succeeds; a failed attempt keeps it, which is how it is counted.
+   */
+  reserve(request: RateLimitRequest): Promise<Reservation>;
+  /**
    * Cheap refusal of bad credentials: call before any expensive lookup (argon2, database).
    * Blocked when a matching `'failures'` rule has no unit left. Counts nothing.
    */
   isBlocked(request: RateLimitRequest): Promise<BlockCheck>;
-  /** Counts one failed authentication against every matching `'failures'` rule. */
+  /** Counts one failed authentication against every matching `'failures'` rule (no reservation was made). */
   recordFailure(request: RateLimitRequest): Promise<void>;
   /**
    * Forgets the request's buckets under every matching rule, or only under `rule` (e.g. the
@@ -145,17 +162,11 @@ export interface RateLimiter {
   blockedStats(): BlockedStat[];
   /** Whether the store is currently believed to answer. */
   readonly storeState: 'up' | 'down';
-  /** Closes the fallback store the limiter created. The given stores stay open. */
+  /** Closes what the limiter made (its resilient wrapper and fallback). The given stores stay open. */
   close(): Promise<void>;
 }
 
-const LIMITER_DEFAULTS = Object.freeze({
-  storeTimeoutMs: 100,
-  probeIntervalMs: 1_000,
-  ipv6Prefix: 64,
-  maxTrackedKeys: 10_000,
-  fallbackMaxKeys: 100_000,
-});
+const LIMITER_DEFAULTS = Object.freeze({ ipv6Prefix: 64, maxTrackedKeys: 10_000 });
 
 const OPTION_KEYS = new Set([
   'store',
@@ -163,6 +174,7 @@ const OPTION_KEYS = new Set([
   'now',
   'fallback',
   'storeTimeoutMs',
+  'failuresToTrip',
   'probeIntervalMs',
   'ipv6Prefix',
   'maxTrackedKeys',
@@ -170,9 +182,14 @@ const OPTION_KEYS = new Set([
   'onRefused',
   'onFailOpen',
 ]);
-
-const PROBE_KEY = 'rampart:probe';
-const PROBE_RULE: RateRule = Object.freeze({ algorithm: 'fixed-window', limit: 1, windowMs: 1_000 });
+/** The options that configure a wrapper the limiter makes; with a shared wrapper they belong to it. */
+const WRAPPER_KEYS = [
+  'fallback',
+  'storeTimeoutMs',
+  'failuresToTrip',
+  'probeIntervalMs',
+  'onStoreStateChange',
+] as const;
 
 function isStore(value: unknown): value is RateLimitStore {
   const s = value as RateLimitStore | null;
@@ -183,6 +200,12 @@ function isStore(value: unknown): value is RateLimitStore {
     typeof s.peek === 'function' &&
     typeof s.reset === 'function'
   );
+}
+
+/** Is `value` a {@link ResilientStore} rather than a plain store? */
+export function isResilientStore(value: unknown): value is ResilientStore {
+  const s = value as ResilientStore | null;
+  return typeof s === 'object' && s !== null && typeof s.decide === 'function' && 'state' in s;
 }
 
 function wholeNumber(value: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -228,17 +251,16 @@ interface Tracked {
  *
  * Guarantees: each rule is decided atomically by the store (150 simultaneous requests against
  * a limit of 5 → exactly 5 allowed); a refused request still counts against the other rules
- * that allowed it (it did reach the server). When the store fails (a rejection, or no answer
- * within `storeTimeoutMs`), the limiter marks it down once, calls `onStoreStateChange('down')`,
- * and decides every rule by its `onStoreError` policy without touching the store again; one
- * background probe per `probeIntervalMs` checks it, and the first success brings it back
- * (`onStoreStateChange('up')`). With the ioredis settings of `redisClientOptions`, limiting
- * through Redis resumes within about two seconds of Redis returning.
+ * that allowed it (it did reach the server). Store failures are handled by one
+ * {@link resilientStore} (given, or made from the options): a slow answer is decided by the
+ * rule's `onStoreError` policy for that request only, and only failures in a row (or a dead
+ * connection) mark the store down; while down no request touches it, and one background
+ * probe brings it back.
  *
  * @throws TypeError naming the option (e.g. `rules[1].window`) that is wrong.
  * @example
- * const limiter = createRateLimiter({ store: memoryRateLimitStore(), rules: defaultRateLimitRules() });
- * const result = await limiter.check({ method: 'POST', route: '/v1/auth/password-reset', ip, body });
+ * const limiter = createRateLimiter({ store: memoryRateLimitStore(), rules: [{ name: 'api', limit: 100, window: '15m' }] });
+ * const result = await limiter.check({ method: 'GET', route: '/v1/me', ip });
  * if (!result.allowed) reply.status(result.failure ? 503 : 429).headers(result.headers);
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
@@ -246,24 +268,31 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS.has(k)) throw new TypeError(`${k}: unknown rate limiter option`);
   }
-  if (!isStore(options.store)) throw new TypeError('store: expected a RateLimitStore (consume, peek, reset)');
-  const store = options.store;
-  if (options.fallback !== undefined && !isStore(options.fallback)) {
-    throw new TypeError('fallback: expected a RateLimitStore (consume, peek, reset)');
-  }
   const clock = optionalFunction(options.now, 'now') ?? Date.now;
-  const storeTimeoutMs = wholeNumber(
-    options.storeTimeoutMs ?? LIMITER_DEFAULTS.storeTimeoutMs,
-    'storeTimeoutMs',
-    0,
-    60_000,
-  );
-  const probeIntervalMs = wholeNumber(
-    options.probeIntervalMs ?? LIMITER_DEFAULTS.probeIntervalMs,
-    'probeIntervalMs',
-    1,
-    60_000,
-  );
+  let guarded: ResilientStore;
+  let ownGuard = false;
+  if (isResilientStore(options.store)) {
+    for (const k of WRAPPER_KEYS) {
+      if (options[k] !== undefined)
+        throw new TypeError(`${k}: set it on the shared resilientStore, not on the limiter`);
+    }
+    guarded = options.store;
+  } else {
+    if (!isStore(options.store))
+      throw new TypeError('store: expected a RateLimitStore (consume, peek, refund, reset)');
+    guarded = resilientStore({
+      store: options.store,
+      ...(options.fallback !== undefined ? { fallback: options.fallback } : {}),
+      ...(options.storeTimeoutMs !== undefined ? { timeoutMs: options.storeTimeoutMs } : {}),
+      ...(options.failuresToTrip !== undefined ? { failuresToTrip: options.failuresToTrip } : {}),
+      ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+      ...(options.onStoreStateChange !== undefined
+        ? { onStateChange: optionalFunction(options.onStoreStateChange, 'onStoreStateChange')! }
+        : {}),
+      now: clock,
+    });
+    ownGuard = true;
+  }
   const ipv6Prefix = wholeNumber(options.ipv6Prefix ?? LIMITER_DEFAULTS.ipv6Prefix, 'ipv6Prefix', 32, 128);
   ipKey('::1', { ipv6Prefix });
   const maxTrackedKeys = wholeNumber(
@@ -271,7 +300,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     'maxTrackedKeys',
     1,
   );
-  const onStoreStateChange = optionalFunction(options.onStoreStateChange, 'onStoreStateChange');
   const onRefused = optionalFunction(options.onRefused, 'onRefused');
   const onFailOpen = optionalFunction(options.onFailOpen, 'onFailOpen');
 
@@ -286,15 +314,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const requestRules = rules.filter((r) => r.counts === 'requests');
   const failureRules = rules.filter((r) => r.counts === 'failures');
 
-  const ownFallback: MemoryRateLimitStore | undefined =
-    options.fallback === undefined || store === options.fallback
-      ? memoryRateLimitStore({ maxKeys: LIMITER_DEFAULTS.fallbackMaxKeys })
-      : undefined;
-  const fallback = ownFallback ?? options.fallback!;
-
-  let storeState: 'up' | 'down' = 'up';
-  let nextProbeAt = 0;
-  let probing = false;
   const tracked = new Map<string, Tracked>();
   const openNotified = new Map<string, number>();
 
@@ -308,53 +327,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         `rate limiter hook ${name} threw: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-  };
-
-  const storeTimeout = new RampartError('STORE_UNAVAILABLE', {
-    detail: `the rate-limit store did not answer within ${storeTimeoutMs} ms`,
-  });
-  const guard = <T>(value: Awaitable<T>): Awaitable<T> => {
-    if (storeTimeoutMs === 0 || !(value instanceof Promise)) return value;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(storeTimeout), storeTimeoutMs);
-      value.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
-  };
-
-  const markDown = (error: unknown, now: number): void => {
-    if (storeState === 'down') return;
-    storeState = 'down';
-    nextProbeAt = now + probeIntervalMs;
-    hook('onStoreStateChange', onStoreStateChange, 'down', error);
-  };
-
-  const maybeProbe = (now: number): void => {
-    if (probing || now < nextProbeAt) return;
-    probing = true;
-    nextProbeAt = now + probeIntervalMs;
-    Promise.resolve()
-      .then(() => guard(store.peek(PROBE_KEY, PROBE_RULE, now)))
-      .then(
-        () => {
-          if (storeState === 'down') {
-            storeState = 'up';
-            hook('onStoreStateChange', onStoreStateChange, 'up');
-          }
-        },
-        () => {},
-      )
-      .finally(() => {
-        probing = false;
-      });
   };
 
   const remember = <V>(map: Map<string, V>, id: string, value: V): void => {
@@ -380,55 +352,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     source,
   });
 
-  const closedDecision = (rule: CompiledRule, key: string, now: number): RuleDecision => {
-    const closed = {
-      allowed: false,
-      limit: rule.rate.limit,
-      remaining: 0,
-      resetAt: now + probeIntervalMs,
-      retryAfterMs: probeIntervalMs,
-    };
-    return ruleDecision(rule, key, closed, 'closed');
-  };
-
-  const withoutStore = (
-    rule: CompiledRule,
-    key: string,
-    cost: number,
-    now: number,
-    request: RateLimitRequest,
-  ): RuleDecision | Promise<RuleDecision> => {
-    const id = `${rule.name}:${key}`;
-    if (rule.onStoreError === 'local') {
-      try {
-        const d = cost > 0 ? fallback.consume(id, rule.rate, now, cost) : fallback.peek(id, rule.rate, now);
-        if (!(d instanceof Promise)) return ruleDecision(rule, key, d, 'local');
-        // A fallback that fails too leaves nothing to count on: refuse, as 'closed' would.
-        return d.then(
-          (v) => ruleDecision(rule, key, v, 'local'),
-          () => closedDecision(rule, key, now),
-        );
-      } catch {
-        return closedDecision(rule, key, now);
-      }
-    }
-    if (rule.onStoreError === 'open') {
-      if ((openNotified.get(id) ?? Number.NEGATIVE_INFINITY) <= now) {
-        remember(openNotified, id, now + rule.rate.windowMs);
-        hook('onFailOpen', onFailOpen, { rule: rule.name, key, at: now, request: summary(request) });
-      }
-      const open = {
-        allowed: true,
-        limit: rule.rate.limit,
-        remaining: rule.rate.limit,
-        resetAt: now,
-        retryAfterMs: 0,
-      };
-      return ruleDecision(rule, key, open, 'open');
-    }
-    return closedDecision(rule, key, now);
-  };
-
   // Synchronous when the store answers synchronously (memory): no promise per rule on that path.
   const evaluate = (
     rule: CompiledRule,
@@ -437,34 +360,36 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     now: number,
     request: RateLimitRequest,
   ): RuleDecision | Promise<RuleDecision> => {
-    if (storeState !== 'up') {
-      maybeProbe(now);
-      return withoutStore(rule, key, cost, now, request);
-    }
     const id = `${rule.name}:${key}`;
-    let answer: Awaitable<Decision>;
-    try {
-      answer = cost > 0 ? store.consume(id, rule.rate, now, cost) : store.peek(id, rule.rate, now);
-    } catch (error) {
-      markDown(error, now);
-      return withoutStore(rule, key, cost, now, request);
-    }
-    if (!(answer instanceof Promise)) return ruleDecision(rule, key, answer, 'store');
-    return (guard(answer) as Promise<Decision>).then(
-      (d) => ruleDecision(rule, key, d, 'store'),
-      (error: unknown) => {
-        markDown(error, now);
-        return withoutStore(rule, key, cost, now, request);
-      },
-    );
+    const done = (g: { decision: Decision; source: DecisionSource }) => {
+      if (g.source === 'open' && (openNotified.get(id) ?? Number.NEGATIVE_INFINITY) <= now) {
+        remember(openNotified, id, now + rule.rate.windowMs);
+        hook('onFailOpen', onFailOpen, { rule: rule.name, key, at: now, request: summary(request) });
+      }
+      return ruleDecision(rule, key, g.decision, g.source);
+    };
+    const answer = guarded.decide(id, rule.rate, now, cost, rule.onStoreError);
+    return answer instanceof Promise ? answer.then(done) : done(answer);
   };
 
-  const evaluateAll = async (
+  const applying = (list: readonly CompiledRule[], request: RateLimitRequest) => {
+    const method = String(request.method).toUpperCase();
+    const route = typeof request.route === 'string' ? request.route : '';
+    const out: Array<{ rule: CompiledRule; key: string }> = [];
+    for (const rule of list) {
+      if (!rule.matches(method, route)) continue;
+      const key = rule.identity(request);
+      if (key !== undefined) out.push({ rule, key });
+    }
+    return out;
+  };
+
+  const evaluateAll = (
     list: readonly CompiledRule[],
     cost: number,
     request: RateLimitRequest,
     now: number,
-  ): Promise<RuleDecision[]> => {
+  ): RuleDecision[] | Promise<RuleDecision[]> => {
     const method = String(request.method).toUpperCase();
     const route = typeof request.route === 'string' ? request.route : '';
     const out: Array<RuleDecision | Promise<RuleDecision>> = [];
@@ -478,18 +403,6 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       out.push(d);
     }
     return pending ? Promise.all(out) : (out as RuleDecision[]);
-  };
-
-  const applying = (list: readonly CompiledRule[], request: RateLimitRequest) => {
-    const method = String(request.method).toUpperCase();
-    const route = typeof request.route === 'string' ? request.route : '';
-    const out: Array<{ rule: CompiledRule; key: string }> = [];
-    for (const rule of list) {
-      if (!rule.matches(method, route)) continue;
-      const key = rule.identity(request);
-      if (key !== undefined) out.push({ rule, key });
-    }
-    return out;
   };
 
   const trackRefusal = (d: RuleDecision, request: RateLimitRequest, now: number): void => {
@@ -519,7 +432,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     rules.map((r) => [r.name, policyFormatter(r.name, r.rate.limit, r.rate.windowMs)]),
   );
 
-  const conclude = (decisions: RuleDecision[], request: RateLimitRequest, now: number) => {
+  const conclude = (decisions: readonly RuleDecision[], request: RateLimitRequest, now: number) => {
     let allowed = true;
     let failure: 'closed' | undefined;
     let retryMs = 0;
@@ -550,23 +463,53 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     return { allowed, decisions, headers, retryAfterSec, ...(failure === undefined ? {} : { failure }) };
   };
 
+  const giveBack = (decisions: readonly RuleDecision[], now: number): Promise<void> => {
+    const byName = new Map(rules.map((r) => [r.name, r]));
+    const pending: Promise<void>[] = [];
+    for (const d of decisions) {
+      if (!d.allowed) continue;
+      const rule = byName.get(d.rule)!;
+      const done = guarded.refund(`${d.rule}:${d.key}`, rule.rate, now, 1, d.source);
+      if (done instanceof Promise) pending.push(done);
+    }
+    return Promise.all(pending).then(() => {});
+  };
+
   const forget = async (rule: CompiledRule, key: string): Promise<void> => {
     const id = `${rule.name}:${key}`;
     tracked.delete(id);
     openNotified.delete(id);
-    await fallback.reset(id);
-    if (storeState === 'down') return;
-    try {
-      await guard(store.reset(id));
-    } catch (error) {
-      markDown(error, clock());
-    }
+    await guarded.reset(id);
   };
 
   return {
     async check(request) {
       const now = clock();
       return conclude(await evaluateAll(requestRules, 1, request, now), request, now);
+    },
+
+    async reserve(request) {
+      const now = clock();
+      const decisions = await evaluateAll(failureRules, 1, request, now);
+      const refused = decisions.filter((d) => !d.allowed);
+      if (refused.length > 0) {
+        // Nothing stays reserved on a refusal: the rules that did take a unit give it back.
+        await giveBack(decisions, now);
+        const { allowed: _, ...rest } = conclude(refused, request, now);
+        return { ...rest, allowed: false, decisions, release: () => {} };
+      }
+      let released = false;
+      const { headers } = conclude(decisions, request, now);
+      return {
+        allowed: true,
+        decisions,
+        headers,
+        release() {
+          if (released) return;
+          released = true;
+          return giveBack(decisions, clock());
+        },
+      };
     },
 
     async isBlocked(request) {
@@ -620,11 +563,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     },
 
     get storeState() {
-      return storeState;
+      return guarded.state;
     },
 
     async close() {
-      ownFallback?.close();
+      if (ownGuard) guarded.close();
     },
   };
 }
