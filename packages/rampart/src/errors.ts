@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  USAGE_EXCEEDED: { status: 429, title: 'The API key has no credits left' },
   INTERNAL: { status: 500, title: 'Internal error' },
   STORE_UNAVAILABLE: { status: 503, title: 'A backing store is unavailable' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is unavailable' },

@@ -72,6 +72,12 @@ export interface ApiKeyVerifier {
    * only when a store or the limiter fails.
    */
   verify(key: unknown, options?: VerifyApiKeyOptions): Promise<KeyDecision>;
+  /**
+   * Whether this key was found in the store recently (a live record in the verification
+   * cache): synchronous, one HMAC. Lets a caller skip work meant for invented credentials;
+   * the verification itself still decides.
+   */
+  isKnown(key: string): boolean;
 }
 
 /**
@@ -144,6 +150,11 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   }
 
   return {
+    isKnown(key) {
+      if (cache === undefined || typeof key !== 'string' || !parseApiKey(key, parseOptions).ok) return false;
+      const record = cache.get(hasher.hash(key));
+      return record !== undefined && record !== null;
+    },
     async verify(key, verifyOptions = {}) {
       const { scope, cost = 1 } = verifyOptions;
       if (!Number.isSafeInteger(cost) || cost < 0) {

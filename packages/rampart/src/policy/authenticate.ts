@@ -1,104 +1,276 @@
+/**
+ * The authenticate → authorize step, built once per route policy (never per request).
+ *
+ * The order, and why:
+ * 1. Find the one credential of the request (a credential in the URL, or two of them, is a
+ *    malformed request: 400). None: 401 with the RFC 6750 challenge.
+ * 2. A credential of a kind this route does not take (a JWT on a key-only route) is refused
+ *    401 without verifying it, and does not count as a failed authentication: a developer
+ *    calling the wrong route with a good token must not lock their own address out.
+ * 3. The per-address failure budget (`authFailures`), before any verification: a credential
+ *    this process has seen verify (a cached token, a known key) only checks that the address
+ *    is not blocked; any other one reserves an attempt first, so a burst of invented
+ *    credentials cannot all be verified against the same count. A blocked address gets 429
+ *    with `Retry-After`, valid credential or not (it is a limit, not a bad token).
+ * 4. Verify. A refused credential keeps its reservation (that is the failure counted); a valid
+ *    one gives it back. A key over its own rate limit or out of credits is 429, not 401.
+ * 5. Authorize: roles and scopes. A key probing a route it may not call spends neither its
+ *    rate limit nor its credits (the scope goes to the key verifier), and gets 403.
+ */
 import type { KeyDecision } from '../api-keys/verify.ts';
-import type { RampartError } from '../errors.ts';
+import { RampartError } from '../errors.ts';
 import type { Awaitable } from '../lib/types.ts';
+import type { BlockCheck } from '../rate-limit/limiter.ts';
 import type { AccessTokenResult } from '../tokens/access-token.ts';
-import { type CredentialSource, extractCredential } from './credentials.ts';
-import { invalidCredential, type Principal, unauthenticated } from './principal.ts';
+import { limitRequest, type PolicyContext } from './context.ts';
+import { extractCredential } from './credentials.ts';
+import {
+  insufficientScope,
+  invalidCredential,
+  isAllowed,
+  type Principal,
+  unauthenticated,
+} from './principal.ts';
+import { limitRefusal } from './steps/rate-limit.ts';
+import { type AuthDecision, NO_HEADERS, type RequestView, routeOf, type Step } from './view.ts';
 
-export interface AuthenticatorOptions {
-  /** Prefixes that mark an `Authorization: Bearer` value as an API key rather than a JWT. */
-  apiKeyPrefixes: readonly string[];
-  verifyAccessToken: (token: string) => Promise<AccessTokenResult>;
-  /** Absent when the deployment takes no API keys. */
-  verifyApiKey?: (key: string) => Promise<KeyDecision>;
-  /**
-   * Asked *before* any verification when a credential is presented: true when this client
-   * has failed too often, so a flood of invented tokens or keys is refused without a lookup.
-   */
-  isBlocked?: (ip: string) => Awaitable<boolean>;
-  /** Told of each refused credential (events, failed-auth counting). Never gets the secret. */
-  onFailure?: (failure: AuthFailure) => void;
+/** Which credentials an authentication step takes. */
+export type AcceptedCredential = 'bearer' | 'apiKey' | 'any';
+
+/** Options of `rampart.authenticate()`. */
+export interface AuthenticateOptions {
+  /** Default `'any'` of those configured (`jwt` → bearer tokens, `apiKeys` → keys). */
+  accept?: AcceptedCredential;
+  /** Any one of these roles passes (admins pass every check). */
+  roles?: ReadonlyArray<'user' | 'admin'>;
+  /** Every one of these scopes is needed (an `admin` scope implies all). */
+  scopes?: readonly string[];
 }
 
-export interface AuthFailure {
-  ip: string;
-  kind: 'bearer' | 'api_key';
-  /** The verifier's code (`EXPIRED`, `BAD_SIGNATURE`, `NOT_FOUND`, …): for logs, never for clients. */
-  reason: string;
-  keyId?: string;
+/** The verifiers the step uses, as `createRampart` built them from its options. */
+export interface Verifiers {
+  bearer?: { verify(token: string): Promise<AccessTokenResult>; isCached(token: string): boolean };
+  apiKey?: {
+    verify(key: string, options: { scope?: readonly string[] }): Awaitable<KeyDecision>;
+    isKnown(key: string): boolean;
+    isKey: ((bearer: string) => boolean) | undefined;
+    prefixes: readonly string[];
+  };
 }
 
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; error: RampartError };
+const AUTHENTICATE_KEYS = new Set(['accept', 'roles', 'scopes']);
+const DEFAULT_PREFIXES = ['rk_live_'];
+/** A key's own limits: a valid key over them is told to wait, not that it is bad. */
+const KEY_LIMITS = new Set(['RATE_LIMITED', 'USAGE_EXCEEDED']);
 
-export interface Accept {
-  bearer: boolean;
-  apiKey: boolean;
+function principalOfToken(result: Extract<AccessTokenResult, { ok: true }>): Principal {
+  const { claims, scopes } = result;
+  return {
+    kind: 'user',
+    userId: claims.sub,
+    role: claims.role === 'admin' ? 'admin' : 'user',
+    scopes,
+    tokenId: claims.jti,
+    tokenExp: claims.exp,
+    ...(typeof claims.sid === 'string' ? { sessionId: claims.sid } : {}),
+  };
 }
 
-export interface Authenticator {
-  authenticate(source: CredentialSource, ip: string, accept?: Accept): Promise<AuthResult>;
+function principalOfKey(decision: Extract<KeyDecision, { valid: true }>): Principal {
+  const admin = decision.ownerId === null && decision.scopes.includes('admin');
+  return {
+    kind: 'api_key',
+    userId: decision.ownerId,
+    role: admin ? 'admin' : null,
+    scopes: decision.scopes,
+    keyId: decision.keyId,
+  };
 }
-
-const BOTH: Accept = { bearer: true, apiKey: true };
 
 /**
- * The authenticate step of the policy: one credential per request, verified by the token or
- * key verifier, turned into a Principal, or refused with the RFC 6750 answer. Denials are
- * values; only a malformed request (credential in the query, two credentials) throws.
+ * Builds one authenticate step.
+ * @throws TypeError at creation when an option is wrong or names a credential not configured.
  */
-export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
-  const { apiKeyPrefixes, verifyAccessToken, verifyApiKey, isBlocked, onFailure } = options;
-  return {
-    async authenticate(source, ip, accept = BOTH) {
-      const credential = extractCredential(source, apiKeyPrefixes);
-      if (credential.kind === 'none') return { ok: false, error: unauthenticated() };
-      const kind = credential.kind;
-      const refuse = (reason: string, keyId?: string): AuthResult => {
-        onFailure?.({ ip, kind, reason, ...(keyId ? { keyId } : {}) });
-        return {
-          ok: false,
-          error: invalidCredential(kind === 'bearer' ? 'INVALID_TOKEN' : 'INVALID_API_KEY'),
-        };
-      };
-      if (isBlocked && (await isBlocked(ip))) {
-        // Same answer as a bad credential: a blocked client learns nothing new.
-        return {
-          ok: false,
-          error: invalidCredential(kind === 'bearer' ? 'INVALID_TOKEN' : 'INVALID_API_KEY'),
-        };
-      }
-      if (kind === 'bearer') {
-        if (!accept.bearer) return refuse('NOT_ACCEPTED');
-        const result = await verifyAccessToken(credential.token);
-        if (!result.ok) return refuse(result.code);
-        const { claims, scopes } = result;
-        return {
-          ok: true,
-          principal: {
-            kind: 'user',
-            userId: claims.sub,
-            role: claims.role === 'admin' ? 'admin' : 'user',
-            scopes,
-            tokenId: claims.jti,
-            tokenExp: claims.exp,
-            ...(typeof claims.sid === 'string' ? { sessionId: claims.sid } : {}),
-          },
-        };
-      }
-      if (!accept.apiKey || !verifyApiKey) return refuse('NOT_ACCEPTED');
-      const decision = await verifyApiKey(credential.key);
-      if (!decision.valid) return refuse(decision.code, decision.keyId);
-      const admin = decision.ownerId === null && decision.scopes.includes('admin');
-      return {
-        ok: true,
-        principal: {
-          kind: 'api_key',
-          userId: decision.ownerId,
-          role: admin ? 'admin' : null,
-          scopes: decision.scopes,
-          keyId: decision.keyId,
-        },
-      };
-    },
+export function authenticateStep(
+  ctx: PolicyContext,
+  verifiers: Verifiers,
+  options: AuthenticateOptions = {},
+): Step<AuthDecision> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError('authenticate: expected an options object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!AUTHENTICATE_KEYS.has(key)) {
+      throw new TypeError(`authenticate.${key}: unknown option; expected one of accept, roles, scopes`);
+    }
+  }
+  const acceptText = options.accept ?? 'any';
+  if (acceptText !== 'any' && acceptText !== 'bearer' && acceptText !== 'apiKey') {
+    throw new TypeError(
+      `authenticate.accept: expected 'bearer', 'apiKey' or 'any', got ${JSON.stringify(acceptText)}`,
+    );
+  }
+  const { bearer, apiKey } = verifiers;
+  if (acceptText === 'bearer' && bearer === undefined) {
+    throw new TypeError("authenticate.accept: 'bearer' needs the jwt option of createRampart");
+  }
+  if (acceptText === 'apiKey' && apiKey === undefined) {
+    throw new TypeError("authenticate.accept: 'apiKey' needs the apiKeys option of createRampart");
+  }
+  if (bearer === undefined && apiKey === undefined) {
+    throw new TypeError('authenticate: configure jwt or apiKeys in createRampart first');
+  }
+  const accepts = {
+    bearer: bearer !== undefined && acceptText !== 'apiKey',
+    api_key: apiKey !== undefined && acceptText !== 'bearer',
   };
+  const roles = options.roles;
+  if (roles !== undefined && (!Array.isArray(roles) || roles.some((r) => r !== 'user' && r !== 'admin'))) {
+    throw new TypeError("authenticate.roles: expected an array of 'user' and 'admin'");
+  }
+  const scopes = options.scopes;
+  if (
+    scopes !== undefined &&
+    (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || s === ''))
+  ) {
+    throw new TypeError('authenticate.scopes: expected an array of non-empty strings');
+  }
+  const requirement = { ...(roles !== undefined ? { roles } : {}), scopes: scopes ?? [] };
+  const needed = Object.freeze([...(scopes ?? []), ...(roles ?? []).map((role) => `role:${role}`)]);
+  const scopeOption = Object.freeze(scopes !== undefined && scopes.length > 0 ? { scope: [...scopes] } : {});
+  const prefixes = apiKey?.prefixes ?? DEFAULT_PREFIXES;
+  const isKey = apiKey?.isKey;
+  const failures = ctx.failures;
+
+  const event = (
+    view: RequestView,
+    ip: string,
+    kind: 'bearer' | 'api_key',
+    reason: string,
+    keyId: string | undefined,
+  ) =>
+    ctx.emit(
+      {
+        type: reason === 'REVOKED' ? 'authn_token_revoked' : 'authn_token_invalid',
+        outcome: 'failure',
+        ip,
+        ...(keyId !== undefined ? { actor: keyId } : {}),
+        detail: { credential: kind, reason, route: routeOf(view) },
+      },
+      view,
+    );
+  const blockedAnswer = (
+    view: RequestView,
+    check: Pick<BlockCheck, 'decisions' | 'failure' | 'retryAfterSec'> & { headers: Record<string, string> },
+  ) => limitRefusal(ctx, view, check, { ...check.headers });
+
+  return async (view) => {
+    const ip = ctx.clientIp(view);
+    let credential: ReturnType<typeof extractCredential>;
+    try {
+      credential = extractCredential({ header: view.headers, query: view.query }, prefixes, isKey);
+    } catch (error) {
+      // Only a malformed request throws here (a credential in the URL, two credentials).
+      if (error instanceof RampartError && error.status < 500) return ctx.refuse(error, view);
+      throw error;
+    }
+    if (credential.kind === 'none') return ctx.refuse(unauthenticated(), view);
+    const kind = credential.kind;
+    const badCredential = () =>
+      ctx.refuse(invalidCredential(kind === 'bearer' ? 'INVALID_TOKEN' : 'INVALID_API_KEY'), view);
+    if (!accepts[kind]) {
+      event(view, ip, kind, 'NOT_ACCEPTED', undefined);
+      return badCredential();
+    }
+
+    // The failure budget, before any verification.
+    const secret = kind === 'bearer' ? credential.token : credential.key;
+    const known = kind === 'bearer' ? bearer!.isCached(secret) : apiKey!.isKnown(secret);
+    let reservation: Awaited<ReturnType<NonNullable<typeof failures>['address']['reserve']>> | undefined;
+    if (failures !== undefined) {
+      const request = limitRequest(view, ip);
+      if (known) {
+        if (failures.mayBeBlocked(ip)) {
+          const check = await failures.address.isBlocked(request);
+          if (check.blocked) return blockedAnswer(view, check);
+        }
+      } else {
+        reservation = await failures.address.reserve(request);
+        if (!reservation.allowed) return blockedAnswer(view, reservation);
+      }
+    }
+    const failed = (reason: string, keyId?: string) => {
+      if (failures !== undefined) {
+        failures.mark(ip);
+        // A reservation kept is the failure counted; a known credential had none, so count it.
+        if (reservation === undefined) {
+          failures.address
+            .recordFailure(limitRequest(view, ip))
+            .catch((error: unknown) => ctx.onError(error, view));
+        }
+      }
+      event(view, ip, kind, reason, keyId);
+      return badCredential();
+    };
+    const release = () => {
+      if (reservation !== undefined) {
+        void Promise.resolve(reservation.release()).catch((error: unknown) => ctx.onError(error, view));
+      }
+    };
+
+    let principal: Principal;
+    if (kind === 'bearer') {
+      const result = await bearer!.verify(credential.token);
+      if (!result.ok) return failed(result.code);
+      principal = principalOfToken(result);
+    } else {
+      // The scope goes to the key verifier so that a key probing routes it may not call spends
+      // neither its rate limit nor its credits.
+      const decision = await apiKey!.verify(credential.key, scopeOption);
+      if (!decision.valid) {
+        if (decision.code === 'INSUFFICIENT_SCOPE' && decision.keyId !== undefined) {
+          // A valid key refused only for scope: a credential, not a failure. 403 below.
+          release();
+          return forbid(view, ip, {
+            kind: 'api_key',
+            userId: null,
+            role: null,
+            scopes: [],
+            keyId: decision.keyId,
+          });
+        }
+        if (KEY_LIMITS.has(decision.code)) {
+          release();
+          const retryAfterSec = Math.max(1, Math.ceil((decision.retryAfterMs ?? 1000) / 1000));
+          ctx.onRateLimited(decision.code === 'RATE_LIMITED' ? 'api-key' : 'api-key-credits');
+          return ctx.refuse(
+            new RampartError(decision.code === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'USAGE_EXCEEDED', {
+              headers: { 'Retry-After': String(retryAfterSec) },
+            }),
+            view,
+          );
+        }
+        return failed(decision.code, decision.keyId);
+      }
+      principal = principalOfKey(decision);
+    }
+    release();
+    if (!isAllowed(principal, requirement)) return forbid(view, ip, principal);
+    return { ok: true, principal, headers: NO_HEADERS };
+  };
+
+  function forbid(view: RequestView, ip: string, principal: Principal) {
+    const actor = principal.userId ?? principal.keyId;
+    ctx.emit(
+      {
+        type: 'authz_fail',
+        outcome: 'failure',
+        ip,
+        ...(actor ? { actor } : {}),
+        detail: { route: routeOf(view), needed: [...needed] },
+      },
+      view,
+    );
+    return ctx.refuse(insufficientScope(scopes ?? []), view);
+  }
 }

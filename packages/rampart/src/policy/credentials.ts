@@ -16,6 +16,8 @@ export type Credential =
 /** Query parameters that would carry a credential: refused, since URLs end up in logs, history and Referer. */
 const QUERY_CREDENTIAL = /(?:^|&)(?:access_token|token|api_key|apikey|api-key|key|x-api-key)=/i;
 const BEARER = /^Bearer +([\x21-\x7e]+)$/i;
+const BEARER_SCHEME = /^\s*Bearer\s/i;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
  * Finds the one credential of a request: `x-api-key: <key>`, or `Authorization: Bearer <x>`
@@ -23,7 +25,11 @@ const BEARER = /^Bearer +([\x21-\x7e]+)$/i;
  * otherwise. Two different credentials are refused (RFC 6750 §2: one method per request),
  * and so is a credential in the query string. Schemes other than Bearer count as none.
  */
-export function extractCredential(source: CredentialSource, apiKeyPrefixes: readonly string[]): Credential {
+export function extractCredential(
+  source: CredentialSource,
+  apiKeyPrefixes: readonly string[],
+  isKey?: (bearer: string) => boolean,
+): Credential {
   if (source.query && QUERY_CREDENTIAL.test(source.query)) {
     throw new RampartError('CREDENTIAL_IN_QUERY', {
       detail: 'Send credentials in the Authorization or x-api-key header, never in the URL.',
@@ -31,6 +37,18 @@ export function extractCredential(source: CredentialSource, apiKeyPrefixes: read
   }
   const apiKeyHeader = source.header('x-api-key');
   const authorization = source.header('authorization');
+  // Two header lines reach us joined with ", " (RFC 9110 §5.3; the Node adapters join the
+  // Authorization lines that Node itself would drop). A bearer token and an API key never hold
+  // a comma, so one here is a second credential: refused, never "the first one wins".
+  if (
+    (apiKeyHeader !== undefined && apiKeyHeader.includes(',')) ||
+    (authorization !== undefined && BEARER_SCHEME.test(authorization) && authorization.includes(','))
+  ) {
+    throw new RampartError('BAD_REQUEST', {
+      detail: 'Send one credential header per request.',
+      headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_request"` },
+    });
+  }
   const bearer = authorization === undefined ? undefined : BEARER.exec(authorization.trim())?.[1];
   if (apiKeyHeader !== undefined && bearer !== undefined && apiKeyHeader !== bearer) {
     throw new RampartError('BAD_REQUEST', {
@@ -40,7 +58,10 @@ export function extractCredential(source: CredentialSource, apiKeyPrefixes: read
   }
   if (apiKeyHeader !== undefined) return { kind: 'api_key', key: apiKeyHeader.trim() };
   if (bearer === undefined) return { kind: 'none' };
-  return apiKeyPrefixes.some((p) => bearer.startsWith(p))
-    ? { kind: 'api_key', key: bearer }
-    : { kind: 'bearer', token: bearer };
+  if (apiKeyPrefixes.some((p) => bearer.startsWith(p))) return { kind: 'api_key', key: bearer };
+  // A compact JWS has three base64url parts; anything else may be a prefix-less key the
+  // deployment recognises (its bootstrap admin key).
+  if (isKey !== undefined && !COMPACT_JWS.test(bearer) && isKey(bearer))
+    return { kind: 'api_key', key: bearer };
+  return { kind: 'bearer', token: bearer };
 }

@@ -1,5 +1,3 @@
-export type { Accept, Authenticator, AuthenticatorOptions, AuthFailure, AuthResult } from './authenticate.ts';
-export { createAuthenticator } from './authenticate.ts';
 export type { Credential, CredentialSource } from './credentials.ts';
 export { extractCredential } from './credentials.ts';
 export type { JsonBodyInput, JsonBodyOptions, JsonBodyOutcome } from './json-request.ts';
@@ -20,6 +18,9 @@ export type {
   AcceptedCredential,
   ApiKeyLookup,
   ApiKeysOptions,
+  Attempt,
+  AttemptDecision,
+  AttemptsOptions,
   AuthDecision,
   AuthenticateOptions,
   AuthFailureOptions,
@@ -30,10 +31,13 @@ export type {
   RampartOptions,
   RampartRateLimitOptions,
   RateLimitRule,
+  RateLimitState,
   Refusal,
   RequestView,
+  RouteEvent,
   SecurityEvent,
   Step,
+  TokenVerifier,
   ValidatedParts,
   ValidateSchemas,
   ValidationDecision,

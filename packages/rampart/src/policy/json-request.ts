@@ -8,6 +8,7 @@
  */
 import { RampartError } from '../errors.ts';
 import { parseJsonBody } from '../http/json-body.ts';
+import { RAMPART_DEFAULTS } from './defaults.ts';
 
 /** Options of JSON body reading (`createRampart({ json })`). */
 export interface JsonBodyOptions {
@@ -33,7 +34,7 @@ export interface JsonBodyInput {
 export type JsonBodyOutcome = { ok: true; value: unknown } | { ok: false; error: RampartError };
 
 /** The defaults, as data. */
-export const JSON_BODY_DEFAULTS = Object.freeze({ limitBytes: 102_400, maxDepth: 32 } as const);
+export const JSON_BODY_DEFAULTS = RAMPART_DEFAULTS.json;
 
 const LIMIT_MAX = 64 * 1024 * 1024;
 const DEPTH_MAX = 256;

@@ -178,10 +178,120 @@ describe('authenticate', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const blocked = await rampart.authenticateToken(view({ header: bearer(token) }));
     assert.ok(!blocked.ok);
-    assert.equal(blocked.answer.status, 401);
+    // A limit, not a bad token: 429 with Retry-After, even for a valid credential.
+    assert.equal(blocked.answer.status, 429);
+    assert.equal((blocked.answer.body as { code: string }).code, 'RATE_LIMITED');
+    assert.match(blocked.answer.headers['Retry-After']!, /^[1-9]\d*$/);
+    assert.match(blocked.answer.headers['RateLimit-Policy']!, /"auth-failures";q=3;w=900/);
     assert.equal(verified, 0);
     const elsewhere = await rampart.authenticateToken(view({ header: bearer(token), ip: '198.51.100.1' }));
     assert.ok(elsewhere.ok);
+    await rampart.close();
+  });
+
+  test('simultaneous invented tokens from one address reach verification at most the budget times', async () => {
+    let verified = 0;
+    const rampart = createRampart({
+      jwt: { ...jwt, cache: false, isRevoked: () => false },
+      authFailures: { limit: 5, window: '15m' },
+      now,
+    });
+    const forged = await createRampart({
+      jwt: { secret: 'another-secret-that-is-32-bytes-long!', issuer: ISSUER, audience: ISSUER },
+      now,
+    }).issueAccessToken({ sub: 'usr_1', role: 'admin' });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        rampart.authenticateToken(view({ header: bearer(forged.token) })).then((d) => {
+          if (!d.ok && d.answer.status === 401) verified++;
+          return d;
+        }),
+      ),
+    );
+    assert.equal(verified, 5, 'only the reserved attempts were verified (and refused)');
+    assert.equal(answers.filter((d) => !d.ok && d.answer.status === 429).length, 35);
+    await rampart.close();
+  });
+
+  test('a valid credential of the wrong kind is refused without counting as a failed authentication', async () => {
+    const events: SecurityEvent[] = [];
+    const rampart = createRampart({
+      jwt,
+      apiKeys: { verify: async () => ({ valid: false, code: 'NOT_FOUND' }) },
+      authFailures: { limit: 3, window: '15m' },
+      onEvent: (event) => events.push(event),
+      now,
+    });
+    const { token } = await rampart.issueAccessToken({ sub: 'usr_1', role: 'user' });
+    const keysOnly = rampart.validateApiKey('read');
+    for (let i = 0; i < 31; i++) {
+      const refused = await keysOnly(view({ header: bearer(token) }));
+      assert.ok(!refused.ok);
+      assert.equal(refused.answer.status, 401);
+    }
+    // The developer's own address is not locked out: the same token works where it belongs.
+    assert.ok((await rampart.authenticateToken(view({ header: bearer(token) }))).ok);
+    assert.equal(events.filter((e) => e.detail.reason === 'NOT_ACCEPTED').length, 31);
+    await rampart.close();
+  });
+
+  test('two Authorization headers (joined by the adapter) are refused 400, never first-wins', async () => {
+    const rampart = createRampart({ jwt, now });
+    const { token } = await rampart.issueAccessToken({ sub: 'usr_1', role: 'user' });
+    const twice: Array<Record<string, string>> = [
+      { authorization: `Bearer ${token}, Bearer ${token}` },
+      { authorization: `Bearer ${token}, Basic dXNlcjpwYXNz` },
+      { 'x-api-key': 'rk_live_a, rk_live_b' },
+    ];
+    for (const header of twice) {
+      const refused = await rampart.authenticateToken(view({ header }));
+      assert.ok(!refused.ok);
+      assert.equal(refused.answer.status, 400);
+      assert.match(refused.answer.headers['www-authenticate']!, /invalid_request/);
+    }
+    await rampart.close();
+  });
+
+  test('attempts(): 40 simultaneous wrong passwords with the right one among them get at most the budget through', async () => {
+    const rampart = createRampart({ now });
+    const gate = rampart.attempts({
+      rules: [
+        { name: 'login-account', key: (r) => (r.body as { email: string }).email, limit: 10, window: '15m' },
+      ],
+    });
+    const right = 17;
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const decision = await gate(view({ method: 'POST', body: { email: 'ada@example.com' } }));
+        if (!decision.ok) return decision.answer.status;
+        // The "argon2" takes a while; every attempt is in flight at once.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        decision.attempt.settle(i === right);
+        return i === right ? 200 : 401;
+      }),
+    );
+    const through = outcomes.filter((status) => status !== 429).length;
+    assert.ok(through <= 10, `${through} attempts reached the password check`);
+    assert.equal(outcomes.filter((status) => status === 429).length, 40 - through);
+    await rampart.close();
+  });
+
+  test('attempts(): a success gives its units back; failures stay counted until the budget refuses', async () => {
+    const rampart = createRampart({ now, authFailures: { limit: 30, window: '15m' } });
+    const gate = rampart.attempts({ rules: [{ name: 'change', key: 'ip', limit: 3, window: '15m' }] });
+    for (let i = 0; i < 10; i++) {
+      const decision = await gate(view({ method: 'POST' }));
+      assert.ok(decision.ok);
+      decision.attempt.settle(true);
+    }
+    for (let i = 0; i < 3; i++) {
+      const decision = await gate(view({ method: 'POST' }));
+      assert.ok(decision.ok);
+      decision.attempt.settle(false);
+    }
+    const refused = await gate(view({ method: 'POST' }));
+    assert.ok(!refused.ok);
+    assert.equal(refused.answer.status, 429);
     await rampart.close();
   });
 

@@ -1,5 +1,7 @@
 import type { StandardSchemaV1 } from '../validation/standard-schema.ts';
 import type {
+  AttemptDecision,
+  AttemptsOptions,
   AuthDecision,
   AuthenticateOptions,
   Decision,
@@ -17,6 +19,8 @@ export interface HandlerMakers<H> {
   limit(step: Step<Decision>): H;
   /** A validation step over the given schemas. */
   check(schemas: ValidateSchemas): H;
+  /** An attempts step: on success the adapter hands the handler the attempt to settle. */
+  attempt(step: Step<AttemptDecision>): H;
 }
 
 /** The tutorial's names (and their general forms), the same in every adapter. */
@@ -34,6 +38,11 @@ export interface TutorialNames<H> {
   /** The tutorial's `validateUserInput`, for any Standard Schema body schema. */
   validateUserInput(schema: StandardSchemaV1): H;
   validate(schemas: ValidateSchemas): H;
+  /**
+   * Reserves an attempt against failure budgets before expensive work (a password check); the
+   * handler settles it (`settle(true)` on success gives it back).
+   */
+  attempts(options?: AttemptsOptions): H;
 }
 
 /**
@@ -65,6 +74,7 @@ export function tutorialNames<H>(rampart: Rampart, make: HandlerMakers<H>): Tuto
     rateLimit: (rules) => make.limit(rampart.rateLimit(rules)),
     validateUserInput: (schema) => make.check({ body: schema }),
     validate: (schemas) => make.check(schemas),
+    attempts: (options) => make.attempt(rampart.attempts(options)),
   };
 }
 

@@ -148,6 +148,12 @@ export interface AccessTokenVerifierOptions {
 export interface AccessTokenVerifier {
   /** Verifies a token. Never throws for a bad token; only `isRevoked` errors propagate. */
   verify(token: unknown): Promise<AccessTokenResult>;
+  /**
+   * Whether this exact token verified before and its entry is still good (not past `exp`, key
+   * still in the ring). Synchronous and cheap: a caller can skip work meant for unknown
+   * credentials (a failed-authentication reservation). Revocation is not checked here.
+   */
+  isCached(token: string): boolean;
   /** Drops cached entries of a `jti` (call it on revocation). */
   drop(jti: string): void;
   /** Empties the cache (call it on key revocation or a mass logout). */
@@ -358,6 +364,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         if (cache.size > cacheMax) cache.delete(cache.keys().next().value!);
       }
       return result;
+    },
+    isCached(token) {
+      const hit = cacheMax > 0 ? cache.get(token) : undefined;
+      return hit !== undefined && now() < hit.expMs && getRing().verificationKey(hit.kid) !== undefined;
     },
     drop(jti) {
       for (const [token, entry] of cache) {

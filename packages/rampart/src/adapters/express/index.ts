@@ -20,6 +20,8 @@ import type { HttpAnswer } from '../../http/problem.ts';
 import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
 import type { Principal } from '../../policy/principal.ts';
 import {
+  type Attempt,
+  type AttemptDecision,
   type AuthDecision,
   createRampart,
   type Decision,
@@ -32,6 +34,7 @@ import {
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
 import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
+import { nodeHeaders } from '../node-headers.ts';
 
 declare global {
   namespace Express {
@@ -40,6 +43,8 @@ declare global {
       principal?: Principal | undefined;
       /** The validated body, query and params (Express 5's `req.query` cannot be replaced). */
       validated?: ValidatedParts | undefined;
+      /** The reserved attempt of an `attempts()` middleware: settle it in the handler. */
+      attempt?: Attempt | undefined;
     }
   }
 }
@@ -78,10 +83,7 @@ function viewOf(req: Request): RequestView {
       method: req.method,
       path: q < 0 ? url : url.slice(0, q),
       route: undefined,
-      headers: (name) => {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
+      headers: nodeHeaders(req),
       query: q < 0 ? undefined : url.slice(q + 1),
       ip: req.socket.remoteAddress ?? '',
       body: undefined,
@@ -178,6 +180,14 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
       return true;
     });
   };
+  const attempt = (step: Step<AttemptDecision>) =>
+    handler(async (req, res) => {
+      if (!(await readBody(req, res))) return false;
+      const decision = await step(viewOf(req));
+      if (!decision.ok) return stop(res, decision.answer);
+      req.attempt = decision.attempt;
+      return true;
+    });
   return withTutorialNames<Omit<ExpressRampart, keyof TutorialNames<RequestHandler>>, RequestHandler>(
     {
       policy: rampart,
@@ -210,6 +220,6 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
       },
     },
     rampart,
-    { guard, limit, check },
+    { guard, limit, check, attempt },
   );
 }

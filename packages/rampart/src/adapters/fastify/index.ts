@@ -1,16 +1,18 @@
 /**
  * Rampart for Fastify 5, as a plugin (fastify-plugin style: `Symbol.for('skip-override')`, so
  * its hooks and decorators apply to the whole app). It decorates `fastify.rampart` with the
- * policy's steps as hooks and `request.principal`, adds security headers and CORS on
- * `onRequest`, reads JSON bodies with Rampart's reader, and answers errors and 404s as
- * problem+json. No security logic lives here; it is all in `createRampart`.
+ * policy's steps as hooks and `request.principal`, screens requests, adds security headers and
+ * CORS on `onRequest`, reads JSON bodies with Rampart's reader, and answers errors, unknown
+ * routes and wrong methods as problem+json. No security logic lives here; it is all in
+ * `createRampart`. `rampart serve` is this plugin with the server's own routes.
  *
  * @example
  * import Fastify from 'fastify';
- * import { rampartPlugin } from 'rampart/fastify';
+ * import { rampartPlugin, frameworkErrors } from 'rampart/fastify';
  *
- * const app = Fastify();
- * await app.register(rampartPlugin, { policy: { jwt: { secret, issuer, audience } } });
+ * const policy = createRampart({ jwt: { secret, issuer, audience } });
+ * const app = Fastify({ frameworkErrors: frameworkErrors(policy) });
+ * await app.register(rampartPlugin, { policy });
  * app.addHook('onRequest', app.rampart.apiLimiter);
  * app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({ user: request.principal }));
  */
@@ -21,6 +23,8 @@ import type { HttpAnswer } from '../../http/problem.ts';
 import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
 import type { Principal } from '../../policy/principal.ts';
 import {
+  type Attempt,
+  type AttemptDecision,
   type AuthDecision,
   createRampart,
   type Decision,
@@ -28,11 +32,14 @@ import {
   type Rampart,
   type RampartOptions,
   type RequestView,
+  type RouteEvent,
   type Step,
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
+import { KNOWN_METHODS } from '../../policy/steps/http.ts';
 import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
+import { nodeHeaders } from '../node-headers.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,6 +51,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** The validated body, query and params (also written back to `request.body`, …). */
     validated: ValidatedParts | undefined;
+    /** The reserved attempt of an `attempts()` hook: settle it in the handler. */
+    attempt: Attempt | undefined;
   }
 }
 
@@ -52,7 +61,9 @@ export type RampartHook = (request: FastifyRequest, reply: FastifyReply) => Prom
 
 /**
  * The policy's steps as hooks, under the tutorial's names: `fastify.rampart`.
- * The tutorial's names come from `TutorialNames`; here authenticating hooks (preHandler) set `request.principal`; validation replaces the body and sets `request.validated`.
+ * The tutorial's names come from `TutorialNames`; here authenticating hooks (preHandler) set
+ * `request.principal`; validation replaces the body and sets `request.validated`; `attempts()`
+ * sets `request.attempt`.
  */
 export interface FastifyRampart extends TutorialNames<RampartHook> {
   readonly policy: Rampart;
@@ -60,9 +71,15 @@ export interface FastifyRampart extends TutorialNames<RampartHook> {
   cors(options?: CorsOptions): RampartHook;
   /** onRequest: the security headers. */
   securityHeaders(options?: SecurityHeadersOptions): RampartHook;
+  /** The engine's view of a request (to call a policy method from a handler). */
+  view(request: FastifyRequest): RequestView;
+  /** Records a route handler's security event through the policy. */
+  event(request: FastifyRequest, event: RouteEvent): void;
+  /** A handler's own authorization refusal: records `authz_fail`, returns the 403 error to throw. */
+  forbid(request: FastifyRequest, needed: readonly string[], detail?: Record<string, unknown>): Error;
   /** For `setErrorHandler`: problem+json for every error. */
   readonly errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
-  /** For `setNotFoundHandler`: 404 problem+json. */
+  /** For `setNotFoundHandler`: 404 problem+json, or 405 with `Allow` when the path has other methods. */
   readonly notFound: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
 }
 
@@ -74,12 +91,21 @@ export interface RampartPluginOptions {
   securityHeaders?: SecurityHeadersOptions | boolean;
   /** CORS on every request: `true` (the policy's `cors` option), options, or `false`. Default: on when the policy has `cors`. */
   cors?: CorsOptions | boolean;
+  /**
+   * Request hygiene on every request (`policy.screen`): unknown methods and TRACE 405, a body
+   * on GET/HEAD/OPTIONS 400. Default false (an app may have its own WebDAV routes).
+   */
+  screen?: boolean;
+  /** Put `request.id` in problem bodies and events. Default false. */
+  requestId?: boolean;
   /** Set the problem+json error handler. Default true. */
   errorHandler?: boolean;
-  /** Set the problem+json 404 handler. Default true. */
+  /** Set the problem+json 404/405 handler. Default true. */
   notFound?: boolean;
   /** Replace the `application/json` parser with Rampart's reader. Default true. */
   jsonParser?: boolean;
+  /** Accept no other body type (every other content type is 415). Default false. */
+  jsonOnly?: boolean;
 }
 
 // The view rides on the request under a symbol. Not in a WeakMap: an entry whose value (the
@@ -88,33 +114,33 @@ export interface RampartPluginOptions {
 const VIEW = Symbol('rampart.view');
 type Slots = FastifyRequest & { [VIEW]?: RequestView };
 
-function viewOf(request: FastifyRequest): RequestView {
-  let view = (request as Slots)[VIEW];
-  if (view === undefined) {
-    const url = request.url;
-    const q = url.indexOf('?');
-    // Plain data, every field present: see RequestView on why not getters.
-    view = {
-      method: request.method,
-      path: q < 0 ? url : url.slice(0, q),
-      // Routing is done before the first hook; routeOptions builds an object, so read it once.
-      route: request.routeOptions.url,
-      headers: (name) => {
-        const value = request.headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-      query: q < 0 ? undefined : url.slice(q + 1),
-      ip: request.raw.socket.remoteAddress ?? '',
-      body: undefined,
-      params: undefined,
-      principal: undefined,
-    };
-    (request as Slots)[VIEW] = view;
-  }
-  // The body is parsed after onRequest: refresh what may have arrived since.
-  view.body = request.body;
-  view.params = request.params as Record<string, string>;
-  return view;
+function makeViewOf(withRequestId: boolean) {
+  return (request: FastifyRequest): RequestView => {
+    let view = (request as Slots)[VIEW];
+    if (view === undefined) {
+      const url = request.url;
+      const q = url.indexOf('?');
+      // Plain data, every field present: see RequestView on why not getters.
+      view = {
+        method: request.method,
+        path: q < 0 ? url : url.slice(0, q),
+        // Routing is done before the first hook; routeOptions builds an object, so read it once.
+        route: request.routeOptions.url,
+        headers: nodeHeaders(request.raw),
+        query: q < 0 ? undefined : url.slice(q + 1),
+        ip: request.raw.socket.remoteAddress ?? '',
+        body: undefined,
+        params: undefined,
+        principal: undefined,
+        requestId: withRequestId ? request.id : undefined,
+      };
+      (request as Slots)[VIEW] = view;
+    }
+    // The body is parsed after onRequest: refresh what may have arrived since.
+    view.body = request.body;
+    view.params = request.params as Record<string, string>;
+    return view;
+  };
 }
 
 function send(reply: FastifyReply, answer: HttpAnswer): FastifyReply {
@@ -122,7 +148,19 @@ function send(reply: FastifyReply, answer: HttpAnswer): FastifyReply {
   return answer.body === undefined ? reply.send() : reply.send(JSON.stringify(answer.body));
 }
 
-function pieces(rampart: Rampart): FastifyRampart {
+/** The methods the app routes for this URL's path, for `Allow`. */
+function allowedMethods(fastify: FastifyInstance, url: string): string {
+  const path = url.split('?', 1)[0]!;
+  return KNOWN_METHODS.filter(
+    (method) => method !== 'OPTIONS' && fastify.findRoute({ method: method as 'GET', url: path }) !== null,
+  ).join(', ');
+}
+
+function pieces(
+  rampart: Rampart,
+  fastify: FastifyInstance,
+  viewOf: (request: FastifyRequest) => RequestView,
+): FastifyRampart {
   const guard =
     (step: Step<AuthDecision>): RampartHook =>
     async (request, reply) => {
@@ -151,6 +189,13 @@ function pieces(rampart: Rampart): FastifyRampart {
       request.validated = value;
     };
   };
+  const attempt =
+    (step: Step<AttemptDecision>): RampartHook =>
+    async (request, reply) => {
+      const decision = await step(viewOf(request));
+      if (!decision.ok) return send(reply, decision.answer);
+      request.attempt = decision.attempt;
+    };
   return withTutorialNames<Omit<FastifyRampart, keyof TutorialNames<RampartHook>>, RampartHook>(
     {
       policy: rampart,
@@ -168,11 +213,15 @@ function pieces(rampart: Rampart): FastifyRampart {
           reply.headers(headers);
         };
       },
+      view: viewOf,
+      event: (request, event) => rampart.event(viewOf(request), event),
+      forbid: (request, needed, detail) => rampart.forbid(viewOf(request), needed, detail),
       errorHandler: (error, request, reply) => send(reply, rampart.errorAnswer(error, viewOf(request))),
-      notFound: (request, reply) => send(reply, rampart.notFound(viewOf(request))),
+      notFound: (request, reply) =>
+        send(reply, rampart.notFound(viewOf(request), allowedMethods(fastify, request.url))),
     },
     rampart,
-    { guard, limit, check },
+    { guard, limit, check, attempt },
   );
 }
 
@@ -181,20 +230,28 @@ async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): 
   if (given === undefined)
     throw new TypeError('rampartPlugin.policy: expected createRampart() or its options');
   const rampart = isRampart(given) ? given : createRampart(given);
-  const hooks = pieces(rampart);
+  const viewOf = makeViewOf(options.requestId === true);
+  const hooks = pieces(rampart, fastify, viewOf);
   fastify.decorate('rampart', hooks);
   if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', undefined);
   fastify.decorateRequest('validated', undefined);
+  fastify.decorateRequest('attempt', undefined);
 
   const headers = options.securityHeaders ?? true;
-  if (headers !== false) {
+  if (headers !== false)
     fastify.addHook('onRequest', hooks.securityHeaders(headers === true ? undefined : headers));
+  if (options.screen === true) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      const decision = rampart.screen(viewOf(request), () => allowedMethods(fastify, request.url));
+      if (!decision.ok) return send(reply, decision.answer);
+    });
   }
   const cors = options.cors;
   if (cors !== undefined && cors !== false)
     fastify.addHook('onRequest', hooks.cors(cors === true ? undefined : cors));
+  if (options.jsonOnly === true) fastify.removeAllContentTypeParsers();
   if (options.jsonParser !== false) {
-    fastify.removeContentTypeParser('application/json');
+    if (fastify.hasContentTypeParser('application/json')) fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser(
       'application/json',
       async (request: FastifyRequest, payload: AsyncIterable<Uint8Array>) => {
@@ -231,3 +288,22 @@ export const rampartPlugin = Object.assign(plugin, {
   [Symbol.for('fastify.display-name')]: 'rampart',
   [Symbol.for('plugin-meta')]: { name: 'rampart', fastify: '5.x' },
 });
+
+/**
+ * For `Fastify({ frameworkErrors })`: the errors Fastify answers before any hook runs (a
+ * malformed percent-encoding in the path, `FST_ERR_BAD_URL`) go through the same problem+json
+ * answer, with the security headers, instead of Fastify's own JSON echoing the raw path.
+ * @example const app = Fastify({ frameworkErrors: frameworkErrors(policy) });
+ */
+export function frameworkErrors(
+  policy: Rampart,
+  headers: SecurityHeadersOptions | undefined = undefined,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  const security = policy.securityHeaders(headers);
+  return (error, request, reply) => {
+    const answer = policy.errorAnswer(Object.assign(error, { statusCode: error.statusCode ?? 400 }), {
+      requestId: request.id,
+    } as RequestView);
+    reply.code(answer.status).headers(security).headers(answer.headers).send(JSON.stringify(answer.body));
+  };
+}

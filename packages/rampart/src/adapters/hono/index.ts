@@ -24,6 +24,8 @@ import type { HttpAnswer } from '../../http/problem.ts';
 import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
 import type { Principal } from '../../policy/principal.ts';
 import {
+  type Attempt,
+  type AttemptDecision,
   type AuthDecision,
   createRampart,
   type Decision,
@@ -43,6 +45,8 @@ export interface RampartVariables {
   validated: ValidatedParts | undefined;
   /** The JSON body as read by Rampart (before validation). */
   body: unknown;
+  /** The reserved attempt of an `attempts()` middleware: settle it in the handler. */
+  attempt: Attempt | undefined;
 }
 
 /** Use as `new Hono<RampartEnv>()` for typed `c.get('principal')`. */
@@ -179,6 +183,16 @@ export function createHonoRampart(
       await next();
     };
   };
+  const attempt =
+    (step: Step<AttemptDecision>): Middleware =>
+    async (c, next) => {
+      const refused = await readBody(c);
+      if (refused !== undefined) return refused;
+      const decision = await step(viewOf(c));
+      if (!decision.ok) return send(c, decision.answer);
+      c.set('attempt', decision.attempt);
+      await next();
+    };
   return withTutorialNames<Omit<HonoRampart, keyof TutorialNames<Middleware>>, Middleware>(
     {
       policy: rampart,
@@ -208,6 +222,6 @@ export function createHonoRampart(
       errorHandler: (error, c) => send(c, rampart.errorAnswer(error, viewOf(c))),
     },
     rampart,
-    { guard, limit, check },
+    { guard, limit, check, attempt },
   );
 }

@@ -14,6 +14,7 @@ import type { CorsOptions } from '../http/cors.ts';
 import type { SecurityHeadersOptions } from '../http/security-headers.ts';
 import { type Duration, parseDuration } from '../lib/duration.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
+import type { ResilientStore } from '../rate-limit/resilient-store.ts';
 import type { RateLimitRuleOptions } from '../rate-limit/rules.ts';
 import type { RateLimitStore } from '../rate-limit/store.ts';
 import {
@@ -30,11 +31,21 @@ import {
   MIN_HS256_SECRET_BYTES,
   type SigningAlgorithm,
 } from '../tokens/signing-keys.ts';
+import { RAMPART_DEFAULTS } from './defaults.ts';
 import type { JsonBodyOptions } from './json-request.ts';
 import { type PublicKeySet, verificationRing } from './jwks-ring.ts';
 
-/** JWT bearer tokens (RFC 6750, RFC 9068 profile), verified by `src/tokens`. Give exactly one of `secret`, `jwks`, `ring`. */
+/**
+ * JWT bearer tokens (RFC 6750, RFC 9068 profile), verified by `src/tokens`. Give exactly one of
+ * `secret`, `jwks`, `ring` (with `issuer` and `audience`), or a ready `verifier`.
+ */
 export interface JwtOptions {
+  /**
+   * A verifier made by `createAccessTokenVerifier` (or anything with its `verify` and
+   * `isCached`), used as is: for a deployment that manages revocation and caching itself, as
+   * `rampart serve` does. Give nothing else with it.
+   */
+  verifier?: TokenVerifier;
   /**
    * An HS256 shared secret, at least 32 bytes. Rampart can then also issue tokens
    * (`issueAccessToken`). Only for setups where every verifier may hold the signing secret.
@@ -47,10 +58,10 @@ export interface JwtOptions {
   jwks?: PublicKeySet;
   /** A key ring (Rampart server's keys, `createKeyRing`), or a getter of the current one. */
   ring?: KeyRing | (() => KeyRing);
-  /** The exact `iss` required. */
-  issuer: string;
-  /** The `aud` (or one of them) this API answers to. */
-  audience: string | readonly string[];
+  /** The exact `iss` required (not with `verifier`). */
+  issuer?: string;
+  /** The `aud` (or one of them) this API answers to (not with `verifier`). */
+  audience?: string | readonly string[];
   /**
    * The algorithms accepted; a token's own `alg` never widens the list (RFC 8725 §3.1).
    * Default: the algorithms of the configured keys (`['HS256']` for a secret).
@@ -69,6 +80,13 @@ export interface JwtOptions {
   isRevoked?: (claims: Readonly<AccessTokenClaims>) => Awaitable<boolean>;
 }
 
+/** What the engine needs of an access-token verifier. */
+export interface TokenVerifier {
+  verify(token: string): Promise<AccessTokenResult>;
+  /** True when this token verified before and is still cached (it then costs no signature check). */
+  isCached?(token: string): boolean;
+}
+
 /** The store lookup `createRampart` builds an API key verifier on. */
 export interface ApiKeyLookup {
   /** The record whose `hash` is one of `hashes` (the hasher's candidates). May throw when down (503). */
@@ -82,6 +100,17 @@ export interface ApiKeyLookup {
 export interface ApiKeysOptions {
   /** Verifies a presented key; `options.scope` lists the scopes the route needs. */
   verify?: (key: string, options: { scope?: readonly string[] }) => Awaitable<KeyDecision>;
+  /**
+   * With `verify`: true when a key was verified recently (so an invented-credential
+   * reservation can be skipped). Store mode has this built in.
+   */
+  isKnown?: (key: string) => boolean;
+  /**
+   * A Bearer value without a key prefix is a JWT, unless this says it is an API key (for a
+   * deployment whose bootstrap key has no prefix). Called only for values that are not a
+   * compact JWS (three base64url parts).
+   */
+  isKey?: (bearer: string) => boolean;
   /** With `hasher`: Rampart builds the verifier (`createApiKeyVerifier`) on this lookup. */
   store?: ApiKeyLookup;
   /** The keyed hasher of the stored keys (`createKeyHasher`). */
@@ -107,16 +136,25 @@ export type RateLimitRule = RateLimitRuleOptions;
 export interface RampartRateLimitOptions {
   /**
    * Where counters live: `memoryRateLimitStore()` (the default, per process) or a shared one
-   * (`redisRateLimitStore({ client })`, or your own `RateLimitStore`). Rampart closes only the
-   * store it made.
+   * (`redisRateLimitStore({ client })`, or your own `RateLimitStore`), or a `resilientStore()`
+   * you share with other code (then its own timeout and breaker settings apply). Rampart
+   * closes only the store it made.
    */
-  store?: RateLimitStore;
+  store?: RateLimitStore | ResilientStore;
   /** `apiLimiter`: merged over `{ name: 'api', limit: 100, window: '15m' }` (the tutorial's). */
   api?: Partial<RateLimitRule>;
   /** `sensitiveLimiter`: merged over `{ name: 'sensitive', limit: 5, window: '1h' }`. */
   sensitive?: Partial<RateLimitRule>;
-  /** A store call with no answer after this many ms is a failure; default 100. */
+  /**
+   * How long one shared-store answer may take, ms, not counting time the event loop was
+   * blocked; default 100. A slower answer is decided by the rule's failure policy for that
+   * request only.
+   */
   storeTimeoutMs?: number;
+  /** Shared-store failures in a row that mark it down (a dead connection: at once); default 3. */
+  failuresToTrip?: number;
+  /** While the shared store is down, how often one probe checks it, ms; default 500. */
+  probeIntervalMs?: number;
   /** The IPv6 prefix that forms an `'ip'` key, 32–128; default 64. */
   ipv6Prefix?: number;
 }
@@ -133,9 +171,10 @@ export interface AuthFailureOptions {
   window?: Duration | number;
   /**
    * Where failures are counted; default a memory store of this process, so the check adds no
-   * network round trip to an authenticated request. Give the shared store to count across instances.
+   * network round trip to an authenticated request. Give the shared store to count across
+   * instances (the same store object as `rateLimit.store` shares its breaker).
    */
-  store?: RateLimitStore;
+  store?: RateLimitStore | ResilientStore;
 }
 
 /** A security event (OWASP logging vocabulary). Never carries a token, key or password. */
@@ -171,7 +210,9 @@ export interface RampartOptions {
   /** Told of each security event; a hook that throws is reported, never fails a request. */
   onEvent?: (event: SecurityEvent) => void;
   /** Told of each error answered 5xx (to log it: the client sees no detail). Default `console.error`. */
-  onError?: (error: unknown) => void;
+  onError?: (error: unknown, view?: { readonly requestId?: string | undefined }) => void;
+  /** Told of every request a rate limit refused, with the rule's name (metrics). */
+  onRateLimited?: (rule: string) => void;
   /** The clock, epoch ms; default `Date.now`. */
   now?: Clock;
 }
@@ -189,9 +230,11 @@ export const OPTION_KEYS = new Set([
   'json',
   'onEvent',
   'onError',
+  'onRateLimited',
   'now',
 ]);
 export const JWT_KEYS = new Set([
+  'verifier',
   'secret',
   'jwks',
   'ring',
@@ -205,6 +248,8 @@ export const JWT_KEYS = new Set([
 ]);
 export const API_KEYS_KEYS = new Set([
   'verify',
+  'isKnown',
+  'isKey',
   'store',
   'hasher',
   'prefixes',
@@ -214,18 +259,16 @@ export const API_KEYS_KEYS = new Set([
   'checkRateLimit',
   'consumeCredits',
 ]);
-export const RATE_LIMIT_KEYS = new Set(['store', 'api', 'sensitive', 'storeTimeoutMs', 'ipv6Prefix']);
+export const RATE_LIMIT_KEYS = new Set([
+  'store',
+  'api',
+  'sensitive',
+  'storeTimeoutMs',
+  'failuresToTrip',
+  'probeIntervalMs',
+  'ipv6Prefix',
+]);
 export const AUTH_FAILURE_KEYS = new Set(['limit', 'window', 'store']);
-
-/** The defaults, as data. */
-export const RAMPART_DEFAULTS = Object.freeze({
-  apiLimiter: Object.freeze({ name: 'api', limit: 100, window: '15m' } as const),
-  sensitiveLimiter: Object.freeze({ name: 'sensitive', limit: 5, window: '1h' } as const),
-  authFailures: Object.freeze({ limit: 30, window: '15m' } as const),
-  accessTtl: '15m',
-  tokenCache: Object.freeze({ max: 10_000 }),
-  securityHeaders: Object.freeze({ https: false }),
-});
 
 /** A plain boolean on purpose: a type guard would narrow typed options to `Record<string, unknown>`. */
 export function isObject(value: unknown): boolean {
@@ -280,6 +323,8 @@ export function stringList(value: unknown, field: string): readonly string[] | u
 /** What `jwt` compiles to: the verifier, and the issuer when a signing key is configured. */
 export interface TokenSetup {
   verify: (token: string) => Promise<AccessTokenResult>;
+  /** Cheap: was this token verified before (and still good)? */
+  isCached: (token: string) => boolean;
   issuer: AccessTokenIssuer | undefined;
 }
 
@@ -287,13 +332,27 @@ export interface TokenSetup {
 export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
   if (!isObject(jwt)) throw new TypeError('jwt: expected an options object');
   knownKeys(jwt, JWT_KEYS, 'jwt');
+  if (jwt.verifier !== undefined) {
+    const given = jwt.verifier;
+    if (!isObject(given) || typeof given.verify !== 'function') {
+      throw new TypeError('jwt.verifier: expected an access-token verifier (createAccessTokenVerifier)');
+    }
+    for (const field of Object.keys(jwt)) {
+      if (field !== 'verifier')
+        throw new TypeError(`jwt.${field}: not with jwt.verifier (the verifier has its own)`);
+    }
+    const isCached =
+      typeof given.isCached === 'function' ? (token: string) => given.isCached!(token) : () => false;
+    return { verify: (token) => given.verify(token), isCached, issuer: undefined };
+  }
   const sources = (['secret', 'jwks', 'ring'] as const).filter((k) => jwt[k] !== undefined);
   if (sources.length !== 1) {
     throw new TypeError(
       `jwt: give exactly one of secret (HS256), jwks (public keys) or ring, got ${sources.length === 0 ? 'none' : sources.join(' and ')}`,
     );
   }
-  if (typeof jwt.issuer !== 'string' || jwt.issuer === '') {
+  const tokenIssuer = jwt.issuer;
+  if (typeof tokenIssuer !== 'string' || tokenIssuer === '') {
     // Strict claims: an API that does not pin its issuer takes tokens minted for anyone's.
     throw new TypeError('jwt.issuer: required, the exact "iss" your tokens carry');
   }
@@ -349,8 +408,8 @@ export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
   const verifier = within('jwt', () =>
     createAccessTokenVerifier({
       ring,
-      issuer: jwt.issuer,
-      audience,
+      issuer: tokenIssuer,
+      audience: audience as string | readonly string[],
       algorithms,
       ...(jwt.clockToleranceSec !== undefined ? { clockToleranceSec: jwt.clockToleranceSec } : {}),
       cache: jwt.cache ?? RAMPART_DEFAULTS.tokenCache,
@@ -361,13 +420,24 @@ export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
   const issuer =
     signing === undefined
       ? undefined
-      : within('jwt', () => createAccessTokenIssuer({ ring: signing, issuer: jwt.issuer, audience, now }));
-  return { verify: (token) => verifier.verify(token), issuer };
+      : within('jwt', () =>
+          createAccessTokenIssuer({
+            ring: signing,
+            issuer: tokenIssuer,
+            audience: audience as string | readonly string[],
+            now,
+          }),
+        );
+  return { verify: (token) => verifier.verify(token), isCached: (token) => verifier.isCached(token), issuer };
 }
 
 /** What `apiKeys` compiles to. */
 export interface KeySetup {
   verify: (key: string, options: { scope?: readonly string[] }) => Awaitable<KeyDecision>;
+  /** Cheap: was this key found recently? */
+  isKnown: (key: string) => boolean;
+  /** Is a prefix-less Bearer value an API key after all? */
+  isKey: ((bearer: string) => boolean) | undefined;
   prefixes: readonly string[];
 }
 
@@ -385,8 +455,10 @@ export function setupApiKeys(apiKeys: ApiKeysOptions, now: Clock): KeySetup {
       );
     }
   });
+  const isKey = optionalFunction(apiKeys.isKey, 'apiKeys.isKey');
   if (apiKeys.verify !== undefined) {
     if (typeof apiKeys.verify !== 'function') throw new TypeError('apiKeys.verify: expected a function');
+    const known = optionalFunction(apiKeys.isKnown, 'apiKeys.isKnown');
     for (const field of [
       'store',
       'hasher',
@@ -401,7 +473,11 @@ export function setupApiKeys(apiKeys: ApiKeysOptions, now: Clock): KeySetup {
       }
     }
     const verify = apiKeys.verify;
-    return { verify: (key, options) => verify.call(apiKeys, key, options), prefixes };
+    const isKnown = known === undefined ? () => false : (key: string) => known.call(apiKeys, key);
+    return { verify: (key, options) => verify.call(apiKeys, key, options), isKnown, isKey, prefixes };
+  }
+  if (apiKeys.isKnown !== undefined) {
+    throw new TypeError('apiKeys.isKnown: only with apiKeys.verify (store mode knows its own cache)');
   }
   const store = apiKeys.store;
   if (store === undefined || !isObject(store) || typeof store.findByHash !== 'function') {
@@ -422,6 +498,8 @@ export function setupApiKeys(apiKeys: ApiKeysOptions, now: Clock): KeySetup {
   );
   return {
     verify: (key, options) => verifier.verify(key, options.scope ? { scope: options.scope } : {}),
+    isKnown: (key) => verifier.isKnown(key),
+    isKey,
     prefixes,
   };
 }
