@@ -495,3 +495,16 @@ test('health of a static issuer: its kids, no fetch, ready', async () => {
   const verifier = verifierWith();
   assert.deepEqual(await verifier.warm(), [{ issuer: ISS, ready: true, kids: [KID], attempts: 0 }]);
 });
+
+test('the per-provider configurations in docs/tokens.md are accepted as written', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const docs = await readFile(new URL('../../../../docs/tokens.md', import.meta.url), 'utf8');
+  const section = docs.slice(docs.indexOf('### Per provider'), docs.indexOf('## Refresh tokens'));
+  const blocks = [...section.matchAll(/```ts\n(\{[\s\S]*?\})\n```/g)].map((match) => match[1]!);
+  assert.equal(blocks.length, 4, 'Auth0, Keycloak, Cognito, Entra');
+  for (const block of blocks) {
+    // The blocks are object literals with comments: plain JavaScript.
+    const configured = new Function(`return (${block});`)() as TrustedIssuer;
+    assert.doesNotThrow(() => createIssuerVerifier({ issuers: [configured] }), configured.issuer);
+  }
+});
