@@ -1,6 +1,8 @@
 /**
- * Tokens: signing keys and the JWKS, access tokens (RFC 9068 profile, RFC 8725 checks) and
- * opaque refresh tokens with family rotation. Framework-free; storage lives elsewhere.
+ * Tokens: signing keys and the JWKS, access tokens (RFC 9068 profile, RFC 8725 checks),
+ * opaque refresh tokens with family rotation, and access tokens from outside identity
+ * providers (trusted issuers with remote keys, claim mapping). Framework-free; storage lives
+ * elsewhere.
  */
 export type {
   AccessTokenClaims,
@@ -15,6 +17,21 @@ export type {
   KeyRingSource,
 } from './access-token.ts';
 export { ACCESS_TOKEN_TYPE, createAccessTokenIssuer, createAccessTokenVerifier } from './access-token.ts';
+export type { ClaimMapping, ClaimPath, ExternalPrincipal } from './claims.ts';
+export { claimAt, DEFAULT_CLAIM_MAPPING, mapClaims } from './claims.ts';
+export type {
+  IssuerAlgorithm,
+  IssuerHealth,
+  IssuerTokenClaims,
+  IssuerTokenFailure,
+  IssuerTokenResult,
+  IssuerVerifier,
+  IssuerVerifierOptions,
+  KeyFetchOptions,
+  TrustedIssuer,
+} from './issuers.ts';
+export { createIssuerVerifier, ISSUER_ALGORITHMS } from './issuers.ts';
+export type { KeySetFailure, KeySetHealth } from './key-source.ts';
 export type { RefreshDecision, RefreshPolicy, RefreshTokenRecord } from './refresh-token.ts';
 export {
   createRefreshToken,
