@@ -14,7 +14,6 @@
 import { Redis } from 'ioredis';
 import {
   createRateLimiter,
-  defaultRateLimitRules,
   memoryRateLimitStore,
   type RateLimitStore,
   type RateRule,
@@ -22,6 +21,7 @@ import {
   redisClientOptions,
   redisRateLimitStore,
 } from 'rampart/internal/rate-limit/index.ts';
+import { sampleRules } from '../packages/rampart/src/rate-limit/sample-rules.fixture.ts';
 import { startRedis } from '../test/harness/redis.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -104,7 +104,7 @@ console.log(`node ${process.version}, ${new Date().toISOString()}\n`);
 const limiterRate = async (label: string, store: RateLimitStore, ops: number) => {
   const limiter = createRateLimiter({
     store,
-    rules: defaultRateLimitRules().map((r) => ({ ...r, limit: 1_000_000 })),
+    rules: sampleRules().map((r) => ({ ...r, limit: 1_000_000 })),
     storeTimeoutMs: 0,
   });
   const request = (i: number) => ({ method: 'GET', route: '/v1/me', ip: ip(i % KEYS) });

@@ -256,7 +256,7 @@ describe('API key lifecycle', () => {
     }
   });
 
-  test('every refused key gets the same 401, whatever the reason (no oracle)', async () => {
+  test('every refused key gets the same 401, whatever the reason (no oracle); a valid key over its own limits is told to wait', async () => {
     const { s, clock, admin } = await server();
     const owner = await user(s);
     const make = (body: Record<string, unknown>) =>
@@ -278,8 +278,6 @@ describe('API key lifecycle', () => {
       badChecksum: `${revoked.key.slice(0, -6)}000000`,
       revoked: revoked.key,
       expired: expired.key,
-      usageExceeded: spent.key,
-      rateLimited: limited.key,
     };
     // A key of another prefix (rk_test_ on a live server) is refused the same way; as a
     // Bearer value it is not recognised as a key at all, so it is tried as x-api-key only.
@@ -292,6 +290,17 @@ describe('API key lifecycle', () => {
       }
     }
     assert.equal(new Set(answers).size, 1, 'one answer for every refused key');
+    // Only the holder of a working key can see these, so they tell an attacker nothing new,
+    // and they tell the holder what to do (RFC 6585: 429 with Retry-After).
+    for (const [key, code] of [
+      [spent.key, 'USAGE_EXCEEDED'],
+      [limited.key, 'RATE_LIMITED'],
+    ] as const) {
+      const res = await s.app.inject({ method: 'GET', url: '/v1/keys', headers: xApiKey(key) });
+      assert.equal(res.statusCode, 429);
+      assert.equal(res.json().code, code);
+      assert.match(String(res.headers['retry-after']), /^[1-9]\d*$/);
+    }
     assert.match(
       String(JSON.parse(answers[0]!).challenge),
       /^Bearer realm="rampart", error="invalid_token"$/,

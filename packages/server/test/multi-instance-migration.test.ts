@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type PostgresServer, startPostgres } from '../../../test/harness/postgres.ts';
@@ -67,7 +67,11 @@ async function stop(server: ServeProcess) {
 
 test('a SQLite deployment moved to PostgreSQL keeps its accounts, keys, sessions, revocations, signing keys and audit trail', async () => {
   const oldDir = tempDir();
-  const sqlite = await startServe({ RAMPART_DATA_DIR: oldDir });
+  // One issuer, named in the config as a cluster must: the tokens the SQLite server issued
+  // are accepted by the PostgreSQL one.
+  const configFile = join(tempDir(), 'config.json');
+  writeFileSync(configFile, JSON.stringify({ tokens: { issuer: 'https://auth.example.test' } }));
+  const sqlite = await startServe({ RAMPART_DATA_DIR: oldDir, RAMPART_CONFIG: configFile });
   started.push(sqlite);
   const adminKey = readFileSync(join(oldDir, 'admin-key'), 'utf8').trim();
   assert.equal(
@@ -129,7 +133,11 @@ test('a SQLite deployment moved to PostgreSQL keeps its accounts, keys, sessions
 
   // The pepper comes along outside the database, as the docs say.
   const pepper = readFileSync(join(oldDir, 'pepper'), 'utf8');
-  const onPostgres = await startServe({ ...fresh, RAMPART_API_KEY_PEPPER: pepper });
+  const onPostgres = await startServe({
+    ...fresh,
+    RAMPART_API_KEY_PEPPER: pepper,
+    RAMPART_CONFIG: configFile,
+  });
   started.push(onPostgres);
   assert.deepEqual((await call(onPostgres, 'GET', '/.well-known/jwks.json')).json, jwksBefore);
   assert.equal((await call(onPostgres, 'GET', '/api/protected', { bearer: kept.access_token })).status, 200);
@@ -157,8 +165,22 @@ test('a SQLite deployment moved to PostgreSQL keeps its accounts, keys, sessions
   assert.equal(JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!).source, 'postgres');
 });
 
-test('with DATABASE_URL and no pepper anywhere, the server refuses to start rather than make one of its own', async () => {
+test('with DATABASE_URL and no tokens.issuer, the server refuses to start (hosts would split the cluster by issuer)', async () => {
   const run = cli(['serve'], {
+    DATABASE_URL: await postgres.createDatabase(),
+    RAMPART_API_KEY_PEPPER: 'ab'.repeat(32),
+    RAMPART_DATA_DIR: tempDir(),
+    PORT: '0',
+  });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /tokens\.issuer: with DATABASE_URL every instance must name the same issuer/);
+});
+
+test('with DATABASE_URL and no pepper anywhere, the server refuses to start rather than make one of its own', async () => {
+  const configFile = join(tempDir(), 'config.json');
+  writeFileSync(configFile, JSON.stringify({ tokens: { issuer: 'https://auth.example.test' } }));
+  const run = cli(['serve'], {
+    RAMPART_CONFIG: configFile,
     DATABASE_URL: await postgres.createDatabase(),
     RAMPART_DATA_DIR: tempDir(),
     PORT: '0',

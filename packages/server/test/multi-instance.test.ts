@@ -36,6 +36,7 @@ before(async () => {
     config,
     JSON.stringify({
       trustProxy: ['127.0.0.1/32'],
+      tokens: { issuer: 'https://auth.example.test' },
       // Exactness across instances holds while Redis answers within the store timeout; a loaded
       // test machine gets a generous one, so the local fallback never kicks in here.
       rateLimit: { default: { limit: 100_000, window: '15m' }, storeTimeout: '2s' },

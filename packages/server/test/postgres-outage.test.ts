@@ -26,7 +26,10 @@ before(async () => {
   const dataDir = tempDir();
   writeFileSync(
     join(dataDir, 'config.json'),
-    JSON.stringify({ rateLimit: { default: { limit: 100_000, window: '15m' } } }),
+    JSON.stringify({
+      rateLimit: { default: { limit: 100_000, window: '15m' } },
+      tokens: { issuer: 'https://auth.example.test' },
+    }),
   );
   server = await startServe({
     RAMPART_DATA_DIR: dataDir,

@@ -246,14 +246,18 @@ describe('failed logins and invented credentials', () => {
         headers: { authorization: `Bearer invented.${i}.x` },
       });
     }
-    // Over the budget: even a valid token is not looked at from this address for a while.
+    // Over the budget: even a valid token is not looked at from this address for a while, and
+    // the answer says it is a limit (429 with Retry-After), not a bad token.
     const res = await s.app.inject({
       method: 'GET',
       url: '/api/protected',
       remoteAddress: ip,
       headers: { authorization: `Bearer ${good}` },
     });
-    assert.equal(res.statusCode, 401);
+    assert.equal(res.statusCode, 429);
+    assert.equal(res.json().code, 'RATE_LIMITED');
+    assert.match(String(res.headers['retry-after']), /^[1-9]\d*$/);
+    assert.match(String(res.headers['ratelimit-policy']), /"auth-failures";q=30;w=900/);
     const elsewhere = await s.app.inject({
       method: 'GET',
       url: '/api/protected',
@@ -286,7 +290,7 @@ describe('Redis failure', () => {
     for (let i = 0; i < 50 && !back; i++) {
       await new Promise((r) => setTimeout(r, 100));
       await hit(1000 + i);
-      back = s.context.rateLimits.storeState === 'up';
+      back = s.rampart.limits.state === 'up';
     }
     assert.ok(back, 'the limiter is back on Redis within 5 s');
     for (let i = 80; i < 100; i++) await hit(i);

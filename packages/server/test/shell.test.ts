@@ -92,16 +92,23 @@ describe('health and headers', () => {
 });
 
 describe('request ids', () => {
-  test('a well-formed inbound X-Request-Id is kept, echoed and logged', async () => {
+  test("the server names every request itself; a well-formed inbound X-Request-Id is logged as a correlation id, never as the server's", async () => {
     const s = await server();
     const res = await s.app.inject({
       method: 'GET',
-      url: '/healthz',
+      url: '/v1/nothing',
       headers: { 'x-request-id': 'trace-1234-abcd' },
     });
-    assert.equal(res.headers['x-request-id'], 'trace-1234-abcd');
-    const line = s.logs().find((l) => l.msg === 'request' && l.reqId === 'trace-1234-abcd');
-    assert.ok(line, 'the request log line carries the id');
+    const id = res.headers['x-request-id'] as string;
+    assert.match(id, /^req_[0-9A-Za-z]{22}$/);
+    assert.equal(res.json().requestId, id);
+    const line = s.logs().find((l) => l.msg === 'request' && l.reqId === id);
+    assert.ok(line, 'the request log line carries the server id');
+    assert.equal(line.correlationId, 'trace-1234-abcd');
+    assert.ok(
+      !s.logs().some((l) => l.reqId === 'trace-1234-abcd'),
+      'a client cannot choose the id logs and audit use',
+    );
   });
 
   test('a malformed inbound X-Request-Id is replaced (no log injection)', async () => {
@@ -264,7 +271,8 @@ describe('CORS', () => {
 });
 
 describe('client IP', () => {
-  const ipOf = (s: TestServer, id: string) => s.logs().find((l) => l.reqId === id && l.msg === 'request')?.ip;
+  const ipOf = (s: TestServer, id: string) =>
+    s.logs().find((l) => l.correlationId === id && l.msg === 'request')?.ip;
 
   test('forwarding headers from an untrusted peer are ignored (spoofing)', async () => {
     const s = await server();

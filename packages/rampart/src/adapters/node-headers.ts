@@ -15,7 +15,9 @@ export function nodeHeaders(req: IncomingMessage): (name: string) => string | un
       let lines: string[] | undefined;
       for (let i = 0; i < raw.length; i += 2) {
         const field = raw[i]!;
-        if (field.length === 13 && field.toLowerCase() === 'authorization') (lines ??= []).push(raw[i + 1]!);
+        if (field.length !== 13 || field.toLowerCase() !== 'authorization') continue;
+        lines ??= [];
+        lines.push(raw[i + 1]!);
       }
       if (lines !== undefined && lines.length > 1) return lines.join(', ');
     }

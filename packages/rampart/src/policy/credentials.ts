@@ -41,7 +41,7 @@ export function extractCredential(
   // Authorization lines that Node itself would drop). A bearer token and an API key never hold
   // a comma, so one here is a second credential: refused, never "the first one wins".
   if (
-    (apiKeyHeader !== undefined && apiKeyHeader.includes(',')) ||
+    apiKeyHeader?.includes(',') ||
     (authorization !== undefined && BEARER_SCHEME.test(authorization) && authorization.includes(','))
   ) {
     throw new RampartError('BAD_REQUEST', {

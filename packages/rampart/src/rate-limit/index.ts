@@ -67,5 +67,5 @@ export type {
   RuleSet,
   StoreErrorPolicy,
 } from './rules.ts';
-export { bodyEmailKey, compileRule, defaultRateLimitRules, RATE_LIMIT_RULE_DEFAULTS } from './rules.ts';
+export { bodyEmailKey, compileRule, RATE_LIMIT_RULE_DEFAULTS } from './rules.ts';
 export type { RateLimitStore } from './store.ts';

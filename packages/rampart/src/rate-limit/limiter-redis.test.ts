@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { type RedisServer, startRedis } from '../../../../test/harness/redis.ts';
 import { createRateLimiter, type RateLimitResult } from './limiter.ts';
 import { redisClientOptions, redisRateLimitStore } from './redis-store.ts';
-import { defaultRateLimitRules, type RateLimitRequest } from './rules.ts';
+import type { RateLimitRequest } from './rules.ts';
+import { sampleRules } from './sample-rules.fixture.ts';
 
 let server: RedisServer;
 const clients: Redis[] = [];
@@ -54,7 +55,7 @@ describe('rate limiter on Redis', () => {
     const store = redisRateLimitStore({ client: await connectedClient(), keyPrefix: `t${randomUUID()}:` });
     const limiter = createRateLimiter({
       store,
-      rules: defaultRateLimitRules(),
+      rules: sampleRules(),
       storeTimeoutMs: STORE_TIMEOUT_MS,
     });
     const results = await Promise.all(

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
 import type { Decision, RateRule } from './algorithms.ts';
 import { createRateLimiter, type RateLimiterOptions, type RefusalInfo } from './limiter.ts';
 import { memoryRateLimitStore } from './memory-store.ts';
-import {
-  bodyEmailKey,
-  defaultRateLimitRules,
-  type RateLimitRequest,
-  type RateLimitRuleOptions,
-} from './rules.ts';
+import { bodyEmailKey, type RateLimitRequest, type RateLimitRuleOptions } from './rules.ts';
+import { sampleRules } from './sample-rules.fixture.ts';
 import type { RateLimitStore } from './store.ts';
 
 const T0 = 1_750_000_000_000;
@@ -69,7 +64,7 @@ describe('createRateLimiter: limits', () => {
   test('150 simultaneous password-reset requests: exactly 5 accepted, the rest refused with headers', async () => {
     const limiter = createRateLimiter({
       store: memoryRateLimitStore(),
-      rules: defaultRateLimitRules(),
+      rules: sampleRules(),
       now: clock(),
     });
     const results = await Promise.all(Array.from({ length: 150 }, () => limiter.check(reset())));
@@ -86,7 +81,7 @@ describe('createRateLimiter: limits', () => {
   test('several limits apply to one route and each appears in the headers', async () => {
     const limiter = createRateLimiter({
       store: memoryRateLimitStore(),
-      rules: defaultRateLimitRules(),
+      rules: sampleRules(),
       now: clock(),
     });
     const r = await limiter.check(reset());
@@ -286,7 +281,7 @@ describe('createRateLimiter: cheap refusal of bad credentials', () => {
     const limiter = createRateLimiter({
       store: memoryRateLimitStore(),
       now: clock(),
-      rules: defaultRateLimitRules(),
+      rules: sampleRules(),
     });
     const login = req({ method: 'POST', route: '/v1/auth/login', body: { email: 'ada@example.com' } });
     for (let i = 0; i < 10; i++) await limiter.recordFailure(login);

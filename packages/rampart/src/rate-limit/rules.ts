@@ -238,32 +238,3 @@ export function bodyEmailKey(request: RateLimitRequest): string | undefined {
   if (typeof email !== 'string' || email.trim() === '' || email.length > 320) return undefined;
   return `email:${sha256(email.trim().toLowerCase()).slice(0, 22)}`;
 }
-
-/**
- * The server's default rules (API.md and the tutorial), as fresh data each call:
- * 100 requests per 15 minutes per client on every route; 5 per hour per client and 5 per hour
- * per email on `POST /v1/auth/password-reset`; failed logins limited per account (10 per 15
- * minutes) and failed authentications of any kind per client address (30 per 15 minutes).
- */
-export function defaultRateLimitRules(): RateLimitRuleOptions[] {
-  return [
-    { name: 'default', limit: 100, window: '15m', key: 'ip' },
-    { name: 'password-reset', routes: 'POST /v1/auth/password-reset', limit: 5, window: '1h', key: 'ip' },
-    {
-      name: 'password-reset-email',
-      routes: 'POST /v1/auth/password-reset',
-      limit: 5,
-      window: '1h',
-      key: bodyEmailKey,
-    },
-    { name: 'auth-failures-ip', counts: 'failures', limit: 30, window: '15m', key: 'ip' },
-    {
-      name: 'login-failures-account',
-      counts: 'failures',
-      routes: 'POST /v1/auth/login',
-      limit: 10,
-      window: '15m',
-      key: bodyEmailKey,
-    },
-  ];
-}

@@ -7,8 +7,10 @@ import {
 } from 'rampart/internal/api-keys/index.ts';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { isId, newId } from 'rampart/internal/lib/ids.ts';
-import { openKeyHasher, publishInvalidation, rotateStoredKey } from '../server/api-keys.ts';
+import { openKeyHasher } from '../server/api-keys/pepper.ts';
+import { INVALIDATION_CHANNEL, rotateStoredKey } from '../server/api-keys/service.ts';
 import { loadConfig, type ServerConfig } from '../server/config.ts';
+import { publishOnce } from '../server/redis.ts';
 import { eventView } from '../server/routes/admin.ts';
 import { keyView } from '../server/routes/keys.ts';
 import { openStorage } from '../server/server.ts';
@@ -78,7 +80,7 @@ async function record(storage: Storage, type: AuditEventType, at: number, detail
 async function announce(config: ServerConfig, id: string, io: Io) {
   if (config.redisUrl === undefined) return;
   try {
-    await publishInvalidation(config.redisUrl, [id]);
+    await publishOnce(config.redisUrl, INVALIDATION_CHANNEL, [id]);
   } catch {
     io.err(
       `warning: could not reach REDIS_URL; running servers stop accepting ${id} within their cache TTL (30 s)\n`,

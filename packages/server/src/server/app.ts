@@ -1,42 +1,27 @@
+/**
+ * The HTTP shell of `rampart serve`: Fastify with tight server timeouts, the server's own
+ * request ids, one JSON log line per request, metrics, health and readiness, and the engine on
+ * the Fastify adapter for everything the policy decides (security headers, request hygiene,
+ * CORS, JSON bodies, limits, problem+json for every answer). The order of the `onRequest`
+ * hooks is the order of the request's checks: headers first (every answer carries them), then
+ * the address limit (so a refused method or a preflight still counts), then hygiene, then CORS.
+ */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Writable } from 'node:stream';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino } from 'pino';
-import type { AuditRecorder, SecurityEventInput } from 'rampart/internal/audit/index.ts';
-import { RampartError } from 'rampart/internal/errors.ts';
-import { createClientIpResolver } from 'rampart/internal/http/client-ip.ts';
-import { createCors } from 'rampart/internal/http/cors.ts';
-import { parseJsonBody } from 'rampart/internal/http/json-body.ts';
-import { PROBLEM_CONTENT_TYPE, problemAnswer, toRampartError } from 'rampart/internal/http/problem.ts';
-import { securityHeaders } from 'rampart/internal/http/security-headers.ts';
+import type { Rampart, RateLimitRule } from 'rampart';
+import { frameworkErrors, rampartPlugin } from 'rampart/fastify';
 import { newId } from 'rampart/internal/lib/ids.ts';
-import type { Clock } from 'rampart/internal/lib/types.ts';
-import type { Storage } from '../storage/types.ts';
 import type { ServerConfig } from './config.ts';
+import type { Metrics } from './metrics.ts';
 import { redactUrl } from './request-log.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The client address after the trusted-proxy walk (http/client-ip.ts). */
-    clientIp: string;
-  }
-}
-
-/** What the routes share: configuration, storage, the event recorder and the clock. */
-export interface ServerContext {
-  config: ServerConfig;
-  storage: Storage;
-  audit: AuditRecorder;
-  now: Clock;
-  /** Extra readiness checks (Redis when configured); each rejects when its dependency is down. */
-  readiness: Array<{ name: string; check: () => Promise<void> }>;
+/** A readiness check; it rejects while its dependency is down. */
+export interface Readiness {
+  name: string;
+  check: () => Promise<void>;
 }
 
 /**
@@ -56,29 +41,32 @@ export function flushLog(): void {
 }
 
 export interface AppOptions {
-  context: ServerContext;
+  config: ServerConfig;
+  rampart: Rampart;
+  /** The address-keyed and body-keyed limit rules (the identity-keyed ones run after authentication). */
+  limits: { byAddress: RateLimitRule[]; byBody: RateLimitRule[] };
+  metrics: Metrics;
+  readiness: Readiness[];
   /** Where JSON log lines go; stdout by default. */
   logStream?: Writable;
 }
 
-/** Methods any route can have; anything else (TRACE, CONNECT, made-up verbs) is refused. */
-const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** A well-formed inbound request id is kept (so traces join up); anything else is replaced. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+/** Routes a load balancer probes: never limited. */
+const UNLIMITED = new Set(['/healthz', '/readyz']);
+/** A client's own request id, kept as a separate correlation field when it is well formed. */
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
-/**
- * Builds Rampart's HTTP shell on Fastify: request ids, the JSON request log, security
- * headers on every response, CORS from an exact allow-list, the client-IP walk, strict JSON
- * bodies, problem+json for every error, and tight timeouts. Routes are added by the caller.
- */
-export function createApp({ context, logStream }: AppOptions): FastifyInstance {
-  const { config } = context;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A well-formed `X-Request-Id` the client sent: logged beside the server's own id, never as it. */
+    correlationId: string | undefined;
+  }
+}
+
+/** Builds the shell; routes are added by the caller. */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, rampart, limits, metrics } = options;
   const https = config.tls !== undefined;
-  const headers = securityHeaders({ https });
-  const cors = createCors({ ...config.cors });
-  const clientIp = createClientIpResolver({ trustProxy: config.trustProxy, header: config.clientIpHeader });
-
   const serverOptions = {
     headersTimeout: config.limits.headersTimeoutMs,
     requestTimeout: config.limits.requestTimeoutMs,
@@ -94,18 +82,20 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
   };
 
   const app = Fastify({
-    // Request log lines carry no headers or bodies at all (secret-looking query values are
+    // Request log lines carry no headers or bodies at all (credential-shaped text in the URL is
     // redacted in onResponse), so there is nothing left for pino to censor per line.
-    logger: { level: config.logLevel, stream: logStream ?? stdoutLog },
+    logger: { level: config.logLevel, stream: options.logStream ?? stdoutLog },
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: (req) => {
-      const inbound = req.headers['x-request-id'];
-      return typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : newId('req');
-    },
+    // The server's own id, always: a client-chosen id must not become the name of the
+    // request in logs and audit (it is kept as `correlationId` instead).
+    genReqId: () => newId('req'),
     requestIdHeader: false,
     bodyLimit: config.limits.bodyBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Errors Fastify answers before any hook (a malformed percent-encoding in the path) go
+    // through the engine's problem+json with the security headers too.
+    frameworkErrors: frameworkErrors(rampart),
     // Only read by Fastify to say "https://" in its listening line; serverFactory builds the server.
     ...(https ? { https: { cert: config.tls!.cert, key: config.tls!.key } } : {}),
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
@@ -117,57 +107,36 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
         : createHttpServer(serverOptions, handler),
   }) as unknown as FastifyInstance;
 
-  app.decorateRequest('clientIp', '');
+  await app.register(rampartPlugin, {
+    policy: rampart,
+    requestId: true,
+    securityHeaders: true,
+    cors: false,
+    screen: false,
+    jsonOnly: true,
+  });
+  app.decorateRequest('correlationId', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
-    request.clientIp = clientIp(request.socket.remoteAddress ?? '', (name) => request.headers[name]);
-    reply.headers(headers);
     reply.header('x-request-id', request.id);
-    if (!(KNOWN_METHODS as readonly string[]).includes(request.method)) {
-      throw new RampartError('METHOD_NOT_ALLOWED', { headers: { allow: allowedMethods(app, request.url) } });
-    }
-    const origin = request.headers.origin;
-    const decision = cors.decide({
-      method: request.method,
-      origin,
-      accessControlRequestMethod: single(request.headers['access-control-request-method']),
-      accessControlRequestHeaders: single(request.headers['access-control-request-headers']),
+    const inbound = request.headers['x-request-id'];
+    if (typeof inbound === 'string' && CORRELATION_ID.test(inbound)) request.correlationId = inbound;
+  });
+  const byAddress = app.rampart.rateLimit(limits.byAddress);
+  app.addHook('onRequest', async (request, reply) => {
+    if (!UNLIMITED.has(request.routeOptions.url ?? '')) return byAddress(request, reply);
+  });
+  app.addHook('onRequest', app.rampart.screen());
+  app.addHook('onRequest', app.rampart.cors());
+  if (limits.byBody.length > 0) {
+    const byBody = app.rampart.rateLimit(limits.byBody);
+    app.addHook('preValidation', async (request, reply) => {
+      if (!UNLIMITED.has(request.routeOptions.url ?? '')) return byBody(request, reply);
     });
-    reply.headers(decision.headers);
-    if (decision.preflight) {
-      // A preflight is answered here, allowed or not; a refused one simply carries no CORS
-      // headers, which is how a browser learns "no".
-      return reply.code(204).send();
-    }
-  });
-
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
-    if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
-      done(new RampartError('UNSUPPORTED_MEDIA_TYPE', { detail: 'JSON bodies must be UTF-8.' }), undefined);
-      return;
-    }
-    try {
-      done(null, parseJsonBody(body as Buffer, { maxDepth: config.limits.jsonDepth }));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
-  });
-
-  app.addHook('preValidation', async (request) => {
-    // A state-changing request with a body must say it is JSON (the content-type parser
-    // refuses every other type); a GET with a body is refused rather than half-read.
-    if (
-      !STATE_CHANGING.has(request.method) &&
-      request.headers['content-length'] &&
-      request.headers['content-length'] !== '0'
-    ) {
-      throw new RampartError('BAD_REQUEST', { detail: 'This method takes no body.' });
-    }
-  });
+  }
 
   app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
     request.log.info(
       {
         method: request.method,
@@ -175,51 +144,28 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
         route: request.routeOptions.url,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
-        ip: request.clientIp,
+        ip: rampart.clientIp(app.rampart.view(request)),
         ua: request.headers['user-agent'],
+        ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
       },
       'request',
     );
-  });
-
-  app.setErrorHandler(async (error: FastifyError | RampartError, request, reply) => {
-    const rampartError = fromFastifyError(error);
-    if (rampartError.code === 'STORE_UNAVAILABLE') {
-      // Expected while a database or Redis is down: one line, not a stack per request.
-      const cause = (rampartError.cause as Error | undefined)?.message;
-      request.log.warn(
-        { err: { code: rampartError.code, ...(cause ? { cause } : {}) } },
-        'store unavailable',
-      );
-    } else if (rampartError.status >= 500) {
-      request.log.error(
-        {
-          err: {
-            type: (error as Error).name,
-            message: (error as Error).message,
-            stack: (error as Error).stack,
-          },
-        },
-        'unhandled error',
-      );
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    if (request.principal) {
+      metrics.authentications.inc({
+        credential: request.principal.kind === 'user' ? 'bearer' : 'api_key',
+        outcome: 'success',
+        reason: 'none',
+      });
     }
-    return sendProblem(reply, rampartError, request);
-  });
-
-  app.setNotFoundHandler(async (request, reply) => {
-    const allow = allowedMethods(app, request.url);
-    const error = allow
-      ? new RampartError('METHOD_NOT_ALLOWED', { headers: { allow } })
-      : new RampartError('NOT_FOUND', { detail: 'No route matches this method and path.' });
-    return sendProblem(reply, error, request);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, 'ok' | 'down'> = {};
-    const all = [{ name: 'storage', check: async () => context.storage.ping() }, ...context.readiness];
     await Promise.all(
-      all.map(async ({ name, check }) => {
+      options.readiness.map(async ({ name, check }) => {
         try {
           await withTimeout(check(), 1_000);
           checks[name] = 'ok';
@@ -234,49 +180,6 @@ export function createApp({ context, logStream }: AppOptions): FastifyInstance {
   });
 
   return app;
-}
-
-/** Writes a problem+json answer. Security headers were set in onRequest; set again for safety. */
-export function sendProblem(reply: FastifyReply, error: RampartError, request: FastifyRequest): FastifyReply {
-  const answer = problemAnswer(error, request.id);
-  return reply.code(answer.status).headers(answer.headers).type(PROBLEM_CONTENT_TYPE).send(answer.body);
-}
-
-/** Records a security event with the request's id and client address filled in. */
-export function eventFor(
-  request: FastifyRequest,
-  event: Omit<SecurityEventInput, 'ip' | 'requestId'>,
-): SecurityEventInput {
-  return { ...event, ip: request.clientIp, requestId: request.id };
-}
-
-const FASTIFY_CODES: Record<string, RampartError['code']> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
-  FST_ERR_BAD_URL: 'BAD_REQUEST',
-  FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
-  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
-};
-
-function fromFastifyError(error: FastifyError | RampartError): RampartError {
-  if (error instanceof RampartError) return error;
-  const code = typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined;
-  if (code) return new RampartError(code);
-  return toRampartError(error);
-}
-
-function allowedMethods(app: FastifyInstance, url: string): string {
-  const path = url.split('?', 1)[0]!;
-  return KNOWN_METHODS.filter(
-    (method) => method !== 'OPTIONS' && app.findRoute({ method, url: path }) !== null,
-  ).join(', ');
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { RAMPART_DEFAULTS } from 'rampart';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { z } from 'zod';
 
@@ -53,6 +54,10 @@ const fileSchema = z.strictObject({
         .optional(),
       ipv6Prefix: z.number().int().min(32).max(128).optional(),
       storeTimeout: duration.optional(),
+      /** Failed authentications of any kind per client address (invented tokens and keys, wrong passwords). */
+      authFailures: z.strictObject({ limit: positiveInt, window: duration }).optional(),
+      /** Failed logins per account, and failed current-password checks per user. */
+      accountFailures: z.strictObject({ limit: positiveInt, window: duration }).optional(),
     })
     .optional(),
   tokens: z
@@ -121,8 +126,19 @@ export interface ServerConfig {
   trustProxy: string[];
   clientIpHeader: 'x-forwarded-for' | 'forwarded' | 'x-real-ip';
   cors: NonNullable<ConfigFile['cors']>;
-  /** `storeTimeoutMs`: how long a limit decision may wait for Redis before the rule's failure policy applies. */
-  rateLimit: { default: RateRuleConfig; rules: RateRuleConfig[]; ipv6Prefix: number; storeTimeoutMs: number };
+  /**
+   * `storeTimeoutMs`: how long a limit decision may wait for Redis (event-loop lag not counted)
+   * before the rule's failure policy applies to that request. `authFailures`: the per-address
+   * budget of failed authentications; `accountFailures`: failed logins per account.
+   */
+  rateLimit: {
+    default: RateRuleConfig;
+    rules: RateRuleConfig[];
+    ipv6Prefix: number;
+    storeTimeoutMs: number;
+    authFailures: { limit: number; windowMs: number };
+    accountFailures: { limit: number; windowMs: number };
+  };
   tokens: {
     algorithm: 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
     secret: string | undefined;
@@ -132,6 +148,8 @@ export interface ServerConfig {
     refreshGraceMs: number;
     rotateEveryMs: number;
     issuer: string;
+    /** Whether `issuer` was set in the file (the default is this host's own address). */
+    issuerConfigured: boolean;
     audience: string;
   };
   limits: { bodyBytes: number; jsonDepth: number; headersTimeoutMs: number; requestTimeoutMs: number };
@@ -149,27 +167,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The defaults of API.md and the issues, as data. */
-export const DEFAULT_RATE_RULES: ReadonlyArray<RateRuleConfig> = [
-  {
-    name: 'password-reset',
-    route: 'POST /v1/auth/password-reset',
-    key: 'ip',
-    limit: 5,
-    windowMs: 3_600_000,
-    algorithm: 'sliding-window',
-    onStoreError: 'local',
-  },
-  {
-    name: 'password-reset-email',
-    route: 'POST /v1/auth/password-reset',
-    key: 'email',
-    limit: 5,
-    windowMs: 3_600_000,
-    algorithm: 'sliding-window',
-    onStoreError: 'local',
-  },
-];
+/** The built-in route rules (API.md: 5 password resets per hour per client and per e-mail), from the engine's defaults. */
+export const DEFAULT_RATE_RULES: ReadonlyArray<RateRuleConfig> = (['ip', 'email'] as const).map((key) => ({
+  name: key === 'ip' ? 'password-reset' : 'password-reset-email',
+  route: 'POST /v1/auth/password-reset',
+  key,
+  limit: RAMPART_DEFAULTS.passwordReset.limit,
+  windowMs: parseDuration(RAMPART_DEFAULTS.passwordReset.window),
+  algorithm: 'sliding-window',
+  onStoreError: 'local',
+}));
 
 /**
  * Reads the configuration from `env` (and the file it names). Throws ConfigError naming the
@@ -204,8 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const defaultRule: RateRuleConfig = {
     name: 'default',
     key: 'ip',
-    limit: rl.default?.limit ?? 100,
-    windowMs: parseDuration(rl.default?.window ?? '15m'),
+    limit: rl.default?.limit ?? RAMPART_DEFAULTS.apiLimiter.limit,
+    windowMs: parseDuration(rl.default?.window ?? RAMPART_DEFAULTS.apiLimiter.window),
     algorithm: rl.default?.algorithm ?? 'sliding-window',
     onStoreError: rl.default?.onStoreError ?? 'local',
   };
@@ -252,22 +259,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       default: defaultRule,
       rules: [...builtIn, ...rules],
       ipv6Prefix: rl.ipv6Prefix ?? 64,
-      storeTimeoutMs: parseDuration(rl.storeTimeout ?? '50ms'),
+      storeTimeoutMs:
+        rl.storeTimeout === undefined ? RAMPART_DEFAULTS.storeTimeoutMs : parseDuration(rl.storeTimeout),
+      authFailures: {
+        limit: rl.authFailures?.limit ?? RAMPART_DEFAULTS.authFailures.limit,
+        windowMs: parseDuration(rl.authFailures?.window ?? RAMPART_DEFAULTS.authFailures.window),
+      },
+      accountFailures: {
+        limit: rl.accountFailures?.limit ?? RAMPART_DEFAULTS.accountFailures.limit,
+        windowMs: parseDuration(rl.accountFailures?.window ?? RAMPART_DEFAULTS.accountFailures.window),
+      },
     },
     tokens: {
       algorithm,
       secret: algorithm === 'HS256' ? secret : undefined,
-      accessTtlMs: parseDuration(t.accessTtl ?? '15m'),
+      accessTtlMs: parseDuration(t.accessTtl ?? RAMPART_DEFAULTS.accessTtl),
       refreshIdleTtlMs: parseDuration(t.refreshIdleTtl ?? '14d'),
       refreshAbsoluteTtlMs: parseDuration(t.refreshAbsoluteTtl ?? '30d'),
       refreshGraceMs: parseDuration(t.refreshGrace ?? '0s'),
       rotateEveryMs: parseDuration(t.rotateEvery ?? '30d'),
       issuer: t.issuer ?? `http://${host}:${port}`,
+      issuerConfigured: t.issuer !== undefined,
       audience: t.audience ?? 'rampart',
     },
     limits: {
-      bodyBytes: file.limits?.bodyBytes ?? 100 * 1024,
-      jsonDepth: file.limits?.jsonDepth ?? 32,
+      bodyBytes: file.limits?.bodyBytes ?? RAMPART_DEFAULTS.json.limitBytes,
+      jsonDepth: file.limits?.jsonDepth ?? RAMPART_DEFAULTS.json.maxDepth,
       headersTimeoutMs: parseDuration(file.limits?.headersTimeout ?? '10s'),
       requestTimeoutMs: parseDuration(file.limits?.requestTimeout ?? '30s'),
     },

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { rateLimitRoutes } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { keyRoutes } from './routes/keys.ts';
@@ -10,5 +9,4 @@ export async function registerRoutes(app: FastifyInstance, services: Services): 
   authRoutes(app, services);
   keyRoutes(app, services);
   adminRoutes(app, services);
-  rateLimitRoutes(app, services);
 }

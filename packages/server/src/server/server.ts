@@ -1,19 +1,25 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { createRampart, type Rampart } from 'rampart';
 import { createAuditRecorder } from 'rampart/internal/audit/index.ts';
 import type { Clock } from 'rampart/internal/lib/types.ts';
-import { createAuthenticator } from 'rampart/internal/policy/authenticate.ts';
+import { memoryRateLimitStore } from 'rampart/internal/rate-limit/memory-store.ts';
+import { redisRateLimitStore } from 'rampart/internal/rate-limit/redis-store.ts';
 import { refreshPolicy } from 'rampart/internal/tokens/refresh-token.ts';
+import type { PasswordOptions } from 'rampart/internal/validation/password.ts';
+import { tutorialPasswordPolicy } from 'rampart/internal/validation/password.ts';
+import type { AccountDeps } from '../accounts/accounts.ts';
 import { type PostgresStorage, postgresStorage } from '../storage/postgres.ts';
 import { sqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
-import { createApiKeyService } from './api-keys.ts';
-import { createApp, flushLog, type ServerContext } from './app.ts';
-import type { ServerConfig } from './config.ts';
+import { type ApiKeyService, createApiKeyService } from './api-keys/service.ts';
+import { createApp, flushLog, type Readiness } from './app.ts';
+import { ConfigError, type ServerConfig } from './config.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
-import { createServerRateLimits } from './rate-limit.ts';
-import { createMetrics } from './routes/admin.ts';
+import { createMetrics } from './metrics.ts';
+import { engineOptions, serverLimitRules } from './policy.ts';
+import { connectRedis, type RedisConnections } from './redis.ts';
 import { registerRoutes } from './routes.ts';
 import type { Services } from './services.ts';
 import { createSessionService } from './sessions.ts';
@@ -22,6 +28,8 @@ import { openKeyRing } from './signing-keys.ts';
 export interface RampartServer {
   app: FastifyInstance;
   context: Services;
+  /** The engine the server runs its policy through. */
+  rampart: Rampart;
   /** Stops accepting, lets in-flight requests finish, flushes events, closes storage. */
   close(): Promise<void>;
 }
@@ -36,8 +44,8 @@ export interface CreateServerOptions {
    * (`RAMPART_API_KEY_PEPPER`, `RAMPART_API_KEY_LEGACY_SHA256`). Default `process.env`.
    */
   env?: NodeJS.ProcessEnv;
-  /** Extra routes registered after Rampart's own (tests, embedding). */
-  routes?: (app: FastifyInstance, context: ServerContext) => void | Promise<void>;
+  /** Extra routes registered after Rampart's own (tests, embedding), on the same engine. */
+  routes?: (app: FastifyInstance, context: Services) => void | Promise<void>;
 }
 
 /**
@@ -67,144 +75,238 @@ function oneInstanceAtATime(storage: Storage): <T>(fn: () => Promise<T>) => Prom
     : (fn) => fn();
 }
 
-/** Wires configuration, storage, events, tokens and routes into a ready-to-listen server. */
+/** Work done after an answer was sent, awaited on a graceful stop so none is lost. */
+function backgroundTasks() {
+  const pending = new Set<Promise<void>>();
+  return {
+    run(task: () => Promise<void>) {
+      const running: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(task)
+        .catch(() => {})
+        .finally(() => pending.delete(running));
+      pending.add(running);
+    },
+    async drain() {
+      while (pending.size > 0) await Promise.all(pending);
+    },
+  };
+}
+
+/** Closes what was opened so far when a later step of the start fails. */
+function cleanups() {
+  const steps: Array<() => unknown> = [];
+  return {
+    add(step: () => unknown) {
+      steps.unshift(step);
+    },
+    async fail(error: unknown): Promise<never> {
+      for (const step of steps) await Promise.resolve(step()).catch(() => {});
+      throw error;
+    },
+  };
+}
+
+/**
+ * Wires configuration, storage, events, tokens and routes into a ready-to-listen server. The
+ * policy is the engine's (`createRampart`, on the Fastify adapter); the server adds its routes,
+ * storage, signing keys, mail and metrics.
+ */
 export async function createRampartServer(
   config: ServerConfig,
   options: CreateServerOptions = {},
 ): Promise<RampartServer> {
+  if (config.databaseUrl !== undefined && !config.tokens.issuerConfigured) {
+    // The default issuer is this host's own address: instances on different hosts would sign
+    // with different `iss` and refuse each other's tokens, silently splitting the cluster.
+    throw new ConfigError(
+      'tokens.issuer: with DATABASE_URL every instance must name the same issuer; set tokens.issuer in RAMPART_CONFIG (for example "https://auth.example.com")',
+    );
+  }
   const now = options.now ?? Date.now;
   let app: FastifyInstance | undefined;
   const startWarnings: string[] = [];
   const warn = (message: string) => (app ? app.log.warn(message) : startWarnings.push(message));
+  const undo = cleanups();
   const storage =
     options.storage ??
     (await openStorage(config, (error) =>
       warn(`a database connection broke (${error.message}); new ones are made as needed`),
     ));
+  undo.add(() => storage.close());
   const audit = createAuditRecorder({
     store: storage.audit,
     now,
     log: (event) => app?.log.info({ event }, 'security_event'),
     onError: (error) => app?.log.error({ err: { message: (error as Error).message } }, 'audit write failed'),
   });
-  const closeStorage = async (error: unknown): Promise<never> => {
-    await storage.close();
-    throw error;
-  };
+  undo.add(() => audit.close());
+  const metrics = createMetrics();
+  const readiness: Readiness[] = [{ name: 'storage', check: async () => storage.ping() }];
+
+  let redis: RedisConnections | undefined;
+  if (config.redisUrl) {
+    redis = await connectRedis(config.redisUrl, warn).catch((error: unknown) => undo.fail(error));
+    const connections = redis;
+    undo.add(() => connections.close());
+    readiness.push({ name: 'redis', check: () => connections.ping() });
+  }
   // With shared storage the signing keys are in the database, so every instance signs and
   // publishes the same ones; otherwise in the data dir.
   const keyRing = await openKeyRing(
     config,
     now,
     storage.signingKeys ? { store: storage.signingKeys } : undefined,
-  ).catch(closeStorage);
-  const sessions = await createSessionService({ config, storage, keys: keyRing, now, warn }).catch(
-    (error: unknown) => {
-      keyRing.close();
-      return closeStorage(error);
-    },
+  ).catch((error: unknown) => undo.fail(error));
+  undo.add(() => keyRing.close());
+  const sessions = await createSessionService({
+    config,
+    storage,
+    keys: keyRing,
+    now,
+    ...(redis ? { bus: redis.bus } : {}),
+  }).catch((error: unknown) => undo.fail(error));
+  undo.add(() => sessions.close());
+
+  // The engine comes first: the key service counts per-key limits on the engine's store.
+  let apiKeys: ApiKeyService | undefined;
+  const rampart = createRampart(
+    engineOptions(config, {
+      tokens: sessions.verifier,
+      keys: {
+        verify: (key, verifyOptions) =>
+          apiKeys!.verify(key, verifyOptions.scope ? { scope: verifyOptions.scope } : {}),
+        isKnown: (key) => apiKeys?.isKnown(key) ?? false,
+        isBootstrapKey: (text) => apiKeys?.isBootstrapKey(text) ?? false,
+      },
+      store: redis
+        ? redisRateLimitStore({ client: redis.client })
+        : memoryRateLimitStore({ maxKeys: 1_000_000 }),
+      onEvent: (event) => {
+        audit.record(event);
+        if (event.type === 'authn_token_invalid' || event.type === 'authn_token_revoked') {
+          metrics.authentications.inc({
+            credential: String(event.detail.credential),
+            outcome: 'failure',
+            reason: String(event.detail.reason),
+          });
+        }
+      },
+      onError: (error, view) => {
+        const err = error as Error & { code?: string; cause?: unknown };
+        if (err?.code === 'STORE_UNAVAILABLE') {
+          // Expected while a database or Redis is down: one line, not a stack per request.
+          const cause = (err.cause as Error | undefined)?.message;
+          app?.log.warn(
+            { reqId: view?.requestId, err: { code: err.code, ...(cause ? { cause } : {}) } },
+            'store unavailable',
+          );
+        } else {
+          app?.log.error(
+            { reqId: view?.requestId, err: { type: err?.name, message: err?.message, stack: err?.stack } },
+            'unhandled error',
+          );
+        }
+      },
+      onRateLimited: (rule) => metrics.rateLimitRefusals.inc({ rule }),
+      now,
+    }),
   );
-  const mailer = config.mail.smtpUrl
-    ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from })
-    : outboxMailer(config.dataDir);
-  const metrics = createMetrics();
-  const readiness: Services['readiness'] = [];
-  const apiKeys = await oneInstanceAtATime(storage)(() =>
+  undo.add(() => rampart.close());
+  apiKeys = await oneInstanceAtATime(storage)(() =>
     createApiKeyService({
       config,
       storage,
       now,
+      limits: () => rampart.limits.store,
+      ...(redis ? { bus: redis.bus } : {}),
       ...(options.env ? { env: options.env } : {}),
       onVerification: (code) => metrics.keyVerifications.inc({ code }),
       warn,
     }),
-  ).catch(async (error: unknown) => {
-    keyRing.close();
-    await sessions.close();
-    await storage.close();
-    throw error;
-  });
-  const rateLimits = await createServerRateLimits({
-    config,
-    audit,
-    now,
-    readiness,
-    onRefusal: (rule) => metrics.rateLimitRefusals.inc({ rule }),
-  }).catch(async (error: unknown) => {
-    keyRing.close();
-    await sessions.close();
-    await apiKeys.close();
-    await storage.close();
-    throw error;
-  });
-  const context: Services = {
-    rateLimits,
-    config,
+  ).catch((error: unknown) => undo.fail(error));
+  const keys = apiKeys;
+  undo.add(() => keys.close());
+
+  const limits = serverLimitRules(config);
+  const later = backgroundTasks();
+  const mailer = config.mail.smtpUrl
+    ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from })
+    : outboxMailer(config.dataDir);
+  const passwords: PasswordOptions =
+    config.passwords.preset === 'tutorial'
+      ? { ...tutorialPasswordPolicy, minLength: config.passwords.minLength }
+      : { minLength: config.passwords.minLength };
+  const accounts: AccountDeps = {
     storage,
-    audit,
-    now,
-    readiness,
-    keyRing,
-    sessions,
-    mailer,
+    sessions: {
+      issue: ({ sub, role, sid }) => sessions.issuer.issue({ sub, role, extra: { sid } }),
+      revokeAccessToken: (jti, exp) => sessions.revokeAccessToken(jti, exp),
+      revokeSessions: (sids) => sessions.revokeSessions(sids),
+      endAllSessions: (userId) => sessions.endAllSessions(userId),
+    },
     refreshPolicy: refreshPolicy({
       idleTtlMs: config.tokens.refreshIdleTtlMs,
       absoluteTtlMs: config.tokens.refreshAbsoluteTtlMs,
       graceMs: config.tokens.refreshGraceMs,
     }),
-    metrics,
-    apiKeys,
-    authenticator: apiKeys.withBootstrapBearer(
-      createAuthenticator({
-        apiKeyPrefixes: [config.apiKeys.prefix],
-        verifyAccessToken: (token) => sessions.verifier.verify(token),
-        verifyApiKey: (key) => apiKeys.verify(key),
-        isBlocked: (ip) => rateLimits.authBlocked(ip),
-        onFailure: (failure) => {
-          rateLimits.recordAuthFailure(failure.ip);
-          metrics.authentications.inc({
-            credential: failure.kind,
-            outcome: 'failure',
-            reason: failure.reason,
-          });
-          audit.record({
-            type: failure.reason === 'REVOKED' ? 'authn_token_revoked' : 'authn_token_invalid',
-            outcome: 'failure',
-            ip: failure.ip,
-            detail: {
-              via: failure.kind,
-              reason: failure.reason,
-              ...(failure.keyId ? { keyId: failure.keyId } : {}),
-            },
-          });
-        },
-      }),
-    ),
+    mailer,
+    now,
+    passwords,
+    resetUrl: config.resetUrl,
+    onMailError: (error) =>
+      app?.log.error({ err: { message: (error as Error).message } }, 'reset mail failed'),
+    later: (task) => later.run(task),
   };
-  app = createApp({ context, ...(options.logStream ? { logStream: options.logStream } : {}) });
-  for (const message of startWarnings) app.log.warn(message);
-  rateLimits.install(app);
-  if (apiKeys.bootstrap.kind === 'file') {
+
+  app = await createApp({
+    config,
+    rampart,
+    limits: { byAddress: limits.byAddress, byBody: limits.byBody },
+    metrics,
+    readiness,
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+  }).catch((error: unknown) => undo.fail(error));
+  const shell = app;
+  for (const message of startWarnings) shell.log.warn(message);
+  if (keys.bootstrap.kind === 'file') {
     // The path only: the key itself is never printed or logged.
-    app.log.warn(
-      { file: apiKeys.bootstrap.path },
+    shell.log.warn(
+      { file: keys.bootstrap.path },
       'created the first admin API key in this file (mode 0600): read it, store it safely, delete the file',
     );
   }
-  await registerRoutes(app, context);
-  await options.routes?.(app, context);
-  await app.ready();
+  const byIdentity = limits.byIdentity.length > 0 ? shell.rampart.rateLimit(limits.byIdentity) : undefined;
+  const context: Services = {
+    config,
+    storage,
+    now,
+    audit,
+    keyRing,
+    sessions,
+    apiKeys: keys,
+    accounts,
+    metrics,
+    limits,
+    readiness,
+    protect: (authOptions) => [shell.rampart.authenticate(authOptions), ...(byIdentity ? [byIdentity] : [])],
+  };
+  await registerRoutes(shell, context);
+  await options.routes?.(shell, context);
+  await shell.ready();
   let closing: Promise<void> | undefined;
   return {
-    app,
+    app: shell,
     context,
+    rampart,
     close() {
       closing ??= (async () => {
-        await app.close();
-        await apiKeys.close();
-        await rateLimits.close();
+        await shell.close();
+        await later.drain();
+        await keys.close();
+        await rampart.close();
         await sessions.close();
         keyRing.close();
+        await redis?.close();
         audit.record({ type: 'sys_shutdown', outcome: 'info' });
         await audit.close();
         await mailer.close?.();

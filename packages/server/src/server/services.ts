@@ -1,24 +1,39 @@
-import type { Authenticator } from 'rampart/internal/policy/authenticate.ts';
-import type { RefreshPolicy } from 'rampart/internal/tokens/refresh-token.ts';
-import type { Mailer } from '../accounts/mailer.ts';
-import type { ApiKeyService } from './api-keys.ts';
-import type { ServerContext } from './app.ts';
-import type { ServerRateLimits } from './rate-limit.ts';
-import type { Metrics } from './routes/admin.ts';
+import type { AuthenticateOptions } from 'rampart';
+import type { RampartHook } from 'rampart/fastify';
+import type { AuditRecorder } from 'rampart/internal/audit/index.ts';
+import type { Clock } from 'rampart/internal/lib/types.ts';
+import type { AccountDeps } from '../accounts/accounts.ts';
+import type { Storage } from '../storage/types.ts';
+import type { ApiKeyService } from './api-keys/service.ts';
+import type { Readiness } from './app.ts';
+import type { ServerConfig } from './config.ts';
+import type { Metrics } from './metrics.ts';
+import type { ServerLimitRules } from './policy.ts';
 import type { SessionService } from './sessions.ts';
 import type { KeyRingHolder } from './signing-keys.ts';
 
-/** Everything the routes use: the shell's context plus the token, key and mail services. */
-export interface Services extends ServerContext {
+/** What the routes use: the server's own services. Policy decisions are the engine's (`app.rampart`). */
+export interface Services {
+  config: ServerConfig;
+  storage: Storage;
+  now: Clock;
+  /** Security events: written in batches off the request path (the engine's `onEvent` sink). */
+  audit: AuditRecorder;
   keyRing: KeyRingHolder;
   sessions: SessionService;
-  authenticator: Authenticator;
-  refreshPolicy: RefreshPolicy;
-  mailer: Mailer;
   /** API keys: issue, verify (cached), revoke, rotate, bootstrap admin key. */
   apiKeys: ApiKeyService;
-  /** Prometheus metrics (`GET /metrics`); `metrics.rateLimitRefusals` is for the rate limiter. */
+  /** The account use-cases' dependencies. */
+  accounts: AccountDeps;
+  /** Prometheus metrics (`GET /metrics`). */
   metrics: Metrics;
-  /** Rate limits beyond the IP and body hooks: per user/key, failed logins. */
-  rateLimits: ServerRateLimits;
+  /** The server's limit rules (the failure budgets of login and password change among them). */
+  limits: ServerLimitRules;
+  /** Readiness checks (storage; Redis when configured). */
+  readiness: Readiness[];
+  /**
+   * The hooks of a protected route: the engine's authenticate step, then the limits keyed by
+   * user or API key (so a refused credential never spends them).
+   */
+  protect(options?: AuthenticateOptions): RampartHook[];
 }

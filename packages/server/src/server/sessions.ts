@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
+import { RAMPART_DEFAULTS } from 'rampart';
 import type { Clock } from 'rampart/internal/lib/types.ts';
-import { redisClientOptions } from 'rampart/internal/rate-limit/redis-store.ts';
 import {
   type AccessTokenClaims,
   type AccessTokenIssuer,
@@ -10,6 +9,7 @@ import {
 } from 'rampart/internal/tokens/access-token.ts';
 import type { Storage } from '../storage/types.ts';
 import type { ServerConfig } from './config.ts';
+import type { Bus } from './redis.ts';
 import type { KeyRingHolder } from './signing-keys.ts';
 
 /**
@@ -53,12 +53,11 @@ export async function createSessionService(options: {
   now: Clock;
   /** How often the deny-lists are read again from storage, ms; 0 never. Default 15 000 (0 on memory storage). */
   reloadEveryMs?: number;
-  /** Operational warnings (Redis lost). */
-  warn?: (message: string) => void;
+  /** Revocations to and from other instances (with `REDIS_URL`). */
+  bus?: Bus;
 }): Promise<SessionService> {
   const { config, storage, keys, now } = options;
   const { issuer, audience, accessTtlMs, algorithm } = config.tokens;
-  const warn = options.warn ?? ((message: string) => process.emitWarning(message));
   const denied = new Map<string, number>();
   const remember = (key: string, until: number) => {
     if (until > (denied.get(key) ?? 0)) denied.set(key, until);
@@ -71,26 +70,22 @@ export async function createSessionService(options: {
     }
   };
   await load();
-  const bus =
-    config.redisUrl === undefined
-      ? undefined
-      : await connectRevocations(
-          config.redisUrl,
-          (message) => {
-            const match = MESSAGE.exec(message);
-            if (match) remember(match[2]!, Number(match[1]));
-          },
-          // Messages published while the subscription was down are lost: read the lists again.
-          () => void load().catch(() => {}),
-          warn,
-        );
+  const bus = options.bus;
+  await bus?.subscribe(REVOCATION_CHANNEL, {
+    onMessage(message) {
+      const match = MESSAGE.exec(message);
+      if (match) remember(match[2]!, Number(match[1]));
+    },
+    // Messages published while the subscription was down are lost: read the lists again.
+    onReconnect: () => void load().catch(() => {}),
+  });
   const reloadEveryMs = options.reloadEveryMs ?? (storage.kind === 'memory' ? 0 : 15_000);
   const timer = reloadEveryMs > 0 ? setInterval(() => void load().catch(() => {}), reloadEveryMs) : undefined;
   timer?.unref();
   const deny = async (key: string, until: number) => {
     await storage.ttl.put(key, '1', until);
     denied.set(key, until);
-    await bus?.publish(`${until} ${key}`);
+    await bus?.publish(REVOCATION_CHANNEL, `${until} ${key}`);
   };
   const isDenied = (key: string): boolean => {
     const until = denied.get(key);
@@ -108,7 +103,7 @@ export async function createSessionService(options: {
     issuer,
     audience,
     algorithms: [algorithm],
-    cache: { max: 10_000 },
+    cache: RAMPART_DEFAULTS.tokenCache,
     isRevoked,
     now,
   });
@@ -132,72 +127,6 @@ export async function createSessionService(options: {
     },
     async close() {
       clearInterval(timer);
-      await bus?.close();
-    },
-  };
-}
-
-/**
- * Publisher and subscriber connections for revocations (a subscribed connection cannot
- * publish). A publish that fails is only warned about: the revocation is in storage, and the
- * other instances read it at their next reload.
- */
-async function connectRevocations(
-  redisUrl: string,
-  onMessage: (message: string) => void,
-  onReconnect: () => void,
-  warn: (message: string) => void,
-): Promise<{ publish(message: string): Promise<void>; close(): Promise<void> }> {
-  const client = new Redis(redisUrl, {
-    ...redisClientOptions({ commandTimeoutMs: 1_000 }),
-    lazyConnect: true,
-  });
-  const subscriber = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1_000),
-  });
-  let down = false;
-  const onError = (error: Error) => {
-    if (down) return;
-    down = true;
-    warn(
-      `Redis connection lost (${error.message}); revoked tokens reach other instances at their next reload from storage until it is back`,
-    );
-  };
-  client.on('error', onError);
-  subscriber.on('error', onError);
-  try {
-    await Promise.all([client.connect(), subscriber.connect()]);
-    await subscriber.subscribe(REVOCATION_CHANNEL);
-  } catch (error) {
-    client.disconnect();
-    subscriber.disconnect();
-    throw new Error(`cannot reach Redis at REDIS_URL (${(error as Error).message})`);
-  }
-  subscriber.on('message', (channel: string, message: string) => {
-    if (channel === REVOCATION_CHANNEL) onMessage(message);
-  });
-  // Registered after the first connection: every later 'ready' is a reconnection.
-  subscriber.on('ready', () => {
-    down = false;
-    onReconnect();
-  });
-  return {
-    async publish(message) {
-      try {
-        await client.publish(REVOCATION_CHANNEL, message);
-      } catch (error) {
-        warn(
-          `could not publish a revocation (${(error as Error).message}); other instances read it from storage`,
-        );
-      }
-    },
-    async close() {
-      await Promise.allSettled([client.quit(), subscriber.quit()]);
-      client.disconnect();
-      subscriber.disconnect();
     },
   };
 }

@@ -186,6 +186,10 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
       const decision = await step(viewOf(req));
       if (!decision.ok) return stop(res, decision.answer);
       req.attempt = decision.attempt;
+      // Our own failure (a 5xx) was not the client's: the attempt goes back.
+      res.on('finish', () => {
+        if (res.statusCode >= 500) decision.attempt.settle(true);
+      });
       return true;
     });
   return withTutorialNames<Omit<ExpressRampart, keyof TutorialNames<RequestHandler>>, RequestHandler>(

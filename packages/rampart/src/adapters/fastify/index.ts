@@ -71,6 +71,8 @@ export interface FastifyRampart extends TutorialNames<RampartHook> {
   cors(options?: CorsOptions): RampartHook;
   /** onRequest: the security headers. */
   securityHeaders(options?: SecurityHeadersOptions): RampartHook;
+  /** onRequest: request hygiene (`policy.screen`), with `Allow` from the app's own routes. */
+  screen(): RampartHook;
   /** The engine's view of a request (to call a policy method from a handler). */
   view(request: FastifyRequest): RequestView;
   /** Records a route handler's security event through the policy. */
@@ -213,6 +215,12 @@ function pieces(
           reply.headers(headers);
         };
       },
+      screen() {
+        return async (request, reply) => {
+          const decision = rampart.screen(viewOf(request), () => allowedMethods(fastify, request.url));
+          if (!decision.ok) return send(reply, decision.answer);
+        };
+      },
       view: viewOf,
       event: (request, event) => rampart.event(viewOf(request), event),
       forbid: (request, needed, detail) => rampart.forbid(viewOf(request), needed, detail),
@@ -236,16 +244,16 @@ async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): 
   if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', undefined);
   fastify.decorateRequest('validated', undefined);
   fastify.decorateRequest('attempt', undefined);
+  // An attempt that ended in our own failure (a 5xx: a store down) was not the client's: it
+  // goes back. One the handler left unsettled on a 4xx stays counted.
+  fastify.addHook('onResponse', async (request, reply) => {
+    if (request.attempt !== undefined && reply.statusCode >= 500) request.attempt.settle(true);
+  });
 
   const headers = options.securityHeaders ?? true;
   if (headers !== false)
     fastify.addHook('onRequest', hooks.securityHeaders(headers === true ? undefined : headers));
-  if (options.screen === true) {
-    fastify.addHook('onRequest', async (request, reply) => {
-      const decision = rampart.screen(viewOf(request), () => allowedMethods(fastify, request.url));
-      if (!decision.ok) return send(reply, decision.answer);
-    });
-  }
+  if (options.screen === true) fastify.addHook('onRequest', hooks.screen());
   const cors = options.cors;
   if (cors !== undefined && cors !== false)
     fastify.addHook('onRequest', hooks.cors(cors === true ? undefined : cors));

@@ -191,7 +191,12 @@ export function createHonoRampart(
       const decision = await step(viewOf(c));
       if (!decision.ok) return send(c, decision.answer);
       c.set('attempt', decision.attempt);
-      await next();
+      try {
+        await next();
+      } finally {
+        // Our own failure (a 5xx) was not the client's: the attempt goes back.
+        if (c.res.status >= 500) decision.attempt.settle(true);
+      }
     };
   return withTutorialNames<Omit<HonoRampart, keyof TutorialNames<Middleware>>, Middleware>(
     {

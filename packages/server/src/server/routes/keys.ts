@@ -8,11 +8,10 @@ import {
 import { RampartError } from 'rampart/internal/errors.ts';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { isId } from 'rampart/internal/lib/ids.ts';
-import { ADMIN_SCOPE, insufficientScope, type Principal } from 'rampart/internal/policy/principal.ts';
+import { ADMIN_SCOPE, type Principal } from 'rampart/internal/policy/principal.ts';
 import { z } from 'zod';
-import { eventFor } from '../app.ts';
-import { authenticate, principalOf, validateRequest } from '../guard.ts';
 import type { Services } from '../services.ts';
+import { principalOf } from './auth.ts';
 
 /**
  * Scopes only an admin may put on a key: `admin` itself, and the rights to verify any key
@@ -23,23 +22,33 @@ export const ADMIN_ONLY_SCOPES: readonly string[] = [ADMIN_SCOPE, 'keys:verify',
 const MAX_GRACE_MS = 30 * 86_400_000;
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
-/** An instant in a body: epoch milliseconds or an ISO 8601 date-time with its offset. */
+/**
+ * The latest instant accepted: the end of year 9999. A later one (up to JavaScript's 8.64e15)
+ * would be stored, then fail to render as a date in every listing that holds it.
+ */
+export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const inRange = (ms: number) => Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_INSTANT_MS;
+const RANGE = { message: 'expected an instant from 1970 to 9999' };
+/** An instant in a body: epoch milliseconds or an ISO 8601 date-time with its offset, 1970–9999. */
 const instant = z.union([
-  z.number().int().nonnegative(),
+  z.number().int().refine(inRange, RANGE),
   z
     .string()
     .regex(ISO_DATE_TIME, {
       message: 'expected an ISO 8601 date-time with offset, e.g. 2030-01-01T00:00:00Z',
     })
-    .transform((text) => Date.parse(text)),
+    .transform((text) => Date.parse(text))
+    .refine(inRange, RANGE),
 ]);
 /** A duration: `"30s"`, `"15m"`, `"1h"`, `"7d"`, or milliseconds. */
+const MAX_DURATION_MS = 10 * 366 * 86_400_000;
 const duration = z.union([
-  z.number().int().nonnegative(),
+  z.number().int().nonnegative().max(MAX_DURATION_MS),
   z
     .string()
     .refine(isDuration, { message: 'expected a duration like "30s", "15m", "1h" or "7d"' })
-    .transform((t) => parseDuration(t)),
+    .transform((t) => parseDuration(t))
+    .refine((ms) => ms <= MAX_DURATION_MS, { message: 'expected at most ten years' }),
 ]);
 const scope = z
   .string()
@@ -79,7 +88,8 @@ const idParams = z.strictObject({ id: z.string().max(64) });
 const rotateBody = z.strictObject({ gracePeriod: duration.optional() });
 const verifyBody = z.strictObject({ key: z.string().max(1024), scope: scope.optional() });
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+/** An instant for display; a stored value out of the date range (written by an older version) shows as null, never a 500. */
+const iso = (ms: number | null) => (ms === null || !inRange(ms) ? null : new Date(ms).toISOString());
 
 /** Where a key stands at `now`, for display. */
 function statusOf(record: ApiKeyRecord, now: number): 'active' | 'expired' | 'revoked' | 'ending' {
@@ -141,24 +151,15 @@ const isAdmin = (p: Principal) => p.role === 'admin' || p.scopes.includes(ADMIN_
  * key may only grant scopes it holds itself (a key cannot mint a broader key).
  */
 export function keyRoutes(app: FastifyInstance, ctx: Services): void {
-  const { apiKeys, storage, audit, now } = ctx;
+  const { rampart } = app;
+  const { apiKeys, storage, now } = ctx;
 
   const refuse = (
     request: FastifyRequest,
-    principal: Principal,
+    _principal: Principal,
     needed: readonly string[],
     detail: Record<string, unknown> = {},
-  ) => {
-    audit.record(
-      eventFor(request, {
-        type: 'authz_fail',
-        outcome: 'failure',
-        actor: principal.userId ?? principal.keyId,
-        detail: { route: request.routeOptions.url, needed, ...detail },
-      }),
-    );
-    return insufficientScope(needed);
-  };
+  ) => rampart.forbid(request, needed, detail);
 
   /** The caller as a key manager: admin, or the owner whose keys it manages. */
   const manager = (request: FastifyRequest) => {
@@ -179,23 +180,21 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
     if (record !== undefined && (m.admin || record.ownerId === m.principal.userId)) return { m, record };
     if (record !== undefined) {
       // Someone else's key: recorded (probing shows up in the audit trail), answered as unknown.
-      audit.record(
-        eventFor(request, {
-          type: 'authz_fail',
-          outcome: 'failure',
-          actor: m.actor,
-          detail: { route: request.routeOptions.url, keyId: id, reason: 'not_owner' },
-        }),
-      );
+      rampart.event(request, {
+        type: 'authz_fail',
+        outcome: 'failure',
+        actor: m.actor,
+        detail: { keyId: id, reason: 'not_owner' },
+      });
     }
     throw new RampartError('NOT_FOUND', { detail: 'No such API key.' });
   };
 
-  const guard = authenticate(ctx);
+  const guard = ctx.protect();
 
   app.post(
     '/v1/keys',
-    { onRequest: guard, preValidation: validateRequest(ctx, { body: createBody }) },
+    { onRequest: guard, preValidation: rampart.validate({ body: createBody }) },
     async (request, reply) => {
       const m = manager(request);
       const body = request.body as z.infer<typeof createBody>;
@@ -236,21 +235,19 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
       };
       const made = await apiKeys.create(settings);
       if (!made.ok) throw new RampartError('VALIDATION_FAILED', { errors: made.errors });
-      audit.record(
-        eventFor(request, {
-          type: 'key_created',
-          outcome: 'success',
-          actor: m.actor,
-          detail: { keyId: made.record.id, prefix: made.record.prefix, ownerId, scopes: made.record.scopes },
-        }),
-      );
+      rampart.event(request, {
+        type: 'key_created',
+        outcome: 'success',
+        actor: m.actor,
+        detail: { keyId: made.record.id, prefix: made.record.prefix, ownerId, scopes: made.record.scopes },
+      });
       return reply.code(201).send({ ...keyView(made.record, now()), key: made.key });
     },
   );
 
   app.get(
     '/v1/keys',
-    { onRequest: guard, preValidation: validateRequest(ctx, { query: listQuery }) },
+    { onRequest: guard, preValidation: rampart.validate({ query: listQuery }) },
     async (request) => {
       const m = manager(request);
       const q = request.query as z.infer<typeof listQuery>;
@@ -268,7 +265,7 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.get(
     '/v1/keys/:id',
-    { onRequest: guard, preValidation: validateRequest(ctx, { params: idParams }) },
+    { onRequest: guard, preValidation: rampart.validate({ params: idParams }) },
     async (request) => {
       const { record } = await visibleKey(request, (request.params as { id: string }).id);
       return keyView(record, now());
@@ -277,25 +274,23 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.delete(
     '/v1/keys/:id',
-    { onRequest: guard, preValidation: validateRequest(ctx, { params: idParams }) },
+    { onRequest: guard, preValidation: rampart.validate({ params: idParams }) },
     async (request, reply) => {
       const { m, record } = await visibleKey(request, (request.params as { id: string }).id);
       await apiKeys.revoke(record.id);
-      audit.record(
-        eventFor(request, {
-          type: 'key_revoked',
-          outcome: 'success',
-          actor: m.actor,
-          detail: { keyId: record.id, prefix: record.prefix, ownerId: record.ownerId },
-        }),
-      );
+      rampart.event(request, {
+        type: 'key_revoked',
+        outcome: 'success',
+        actor: m.actor,
+        detail: { keyId: record.id, prefix: record.prefix, ownerId: record.ownerId },
+      });
       return reply.code(204).send();
     },
   );
 
   app.post(
     '/v1/keys/:id/rotate',
-    { onRequest: guard, preValidation: validateRequest(ctx, { params: idParams, body: rotateBody }) },
+    { onRequest: guard, preValidation: rampart.validate({ params: idParams, body: rotateBody }) },
     async (request, reply) => {
       const { m, record } = await visibleKey(request, (request.params as { id: string }).id);
       const { gracePeriod = 0 } = (request.body ?? {}) as z.infer<typeof rotateBody>;
@@ -316,19 +311,17 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
               : 'A revoked or expired key cannot be rotated.',
         });
       }
-      audit.record(
-        eventFor(request, {
-          type: 'key_rotated',
-          outcome: 'success',
-          actor: m.actor,
-          detail: {
-            keyId: rotated.record.id,
-            rotatedFrom: record.id,
-            prefix: rotated.record.prefix,
-            gracePeriodMs: gracePeriod,
-          },
-        }),
-      );
+      rampart.event(request, {
+        type: 'key_rotated',
+        outcome: 'success',
+        actor: m.actor,
+        detail: {
+          keyId: rotated.record.id,
+          rotatedFrom: record.id,
+          prefix: rotated.record.prefix,
+          gracePeriodMs: gracePeriod,
+        },
+      });
       const at = now();
       return reply.code(201).send({
         ...keyView(rotated.record, at),
@@ -341,8 +334,8 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
   app.post(
     '/v1/keys/verify',
     {
-      onRequest: authenticate(ctx, { scopes: ['keys:verify'] }),
-      preValidation: validateRequest(ctx, { body: verifyBody }),
+      onRequest: ctx.protect({ scopes: ['keys:verify'] }),
+      preValidation: rampart.validate({ body: verifyBody }),
     },
     async (request) => {
       const body = request.body as z.infer<typeof verifyBody>;
