@@ -24,8 +24,10 @@ export const CREDENTIAL_QUERY_NAMES: readonly string[] = Object.freeze([
 ]);
 
 const NAMES = new Set(CREDENTIAL_QUERY_NAMES);
+const MIN_NAME = Math.min(...CREDENTIAL_QUERY_NAMES.map((name) => name.length));
+const MAX_NAME = Math.max(...CREDENTIAL_QUERY_NAMES.map((name) => name.length));
 /** A name longer than this cannot decode to one of `NAMES` (each byte at most `%XX`). */
-const MAX_ENCODED_NAME = 3 * Math.max(...CREDENTIAL_QUERY_NAMES.map((name) => name.length));
+const MAX_ENCODED_NAME = 3 * MAX_NAME;
 const SCHEME = 'bearer';
 
 /**
@@ -102,15 +104,11 @@ function isCredentialName(raw: string): boolean {
       // Not decodable, so no parser reads it as a credential name; the raw text is compared.
     }
   }
-  return NAMES.has(asciiLowerCase(name));
-}
-
-/** `toLowerCase` would also fold U+212A KELVIN SIGN into `k`, which no parser reads as one. */
-function asciiLowerCase(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    out += code >= 0x41 && code <= 0x5a ? String.fromCharCode(code + 0x20) : text[i];
+  if (name.length < MIN_NAME || name.length > MAX_NAME) return false;
+  for (let i = 0; i < name.length; i++) {
+    // The names are ASCII: anything else cannot be one, and `toLowerCase` would fold U+212A
+    // KELVIN SIGN into a `k` that no query parser reads as one.
+    if (name.charCodeAt(i) > 0x7f) return false;
   }
-  return out;
+  return NAMES.has(name.toLowerCase());
 }
