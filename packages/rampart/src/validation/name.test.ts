@@ -102,6 +102,96 @@ test('bidi overrides, isolates and marks are refused (Trojan Source spoofing)', 
   }
 });
 
+test('"admin" + U+202E + "nimda" is refused: it would display as "adminadmin"', () => {
+  refusedWith('admin\u202Enimda', 'control_character');
+  refusedWith('\u202Eadmin', 'control_character');
+});
+
+test('a zero-width-joined look-alike of "admin" is refused (it displays as admin)', () => {
+  for (const char of [
+    '\u200B',
+    '\u200C',
+    '\u200D',
+    '\u2060',
+    '\u2061',
+    '\u2062',
+    '\u2063',
+    '\u2064',
+    '\uFEFF',
+  ]) {
+    refusedWith(`ad${char}min`, 'invisible_character');
+  }
+  // Joined to letters, U+200D draws nothing: only between pictographs is it an emoji sequence.
+  refusedWith('a\u200Dd\u200Dm\u200Di\u200Dn', 'invisible_character');
+  refusedWith('👩\u200Dadmin', 'invisible_character');
+  refusedWith('admin\u200D👩', 'invisible_character');
+});
+
+test('soft hyphens, fillers and other invisible characters are refused', () => {
+  for (const name of [
+    'ad\u00ADmin', // soft hyphen: shown only at a line break
+    'ad\u034Fmin', // combining grapheme joiner
+    'ad\u180Emin', // Mongolian vowel separator
+    'ad\u3164min', // Hangul filler
+    '\u3164\u3164', // a name that is nothing but Hangul fillers (an "invisible name")
+    'Al\u115Fice',
+    'Al\uFFA0ice',
+    '\u2800\u2800', // braille pattern blank
+    'ad\uFFF9min\uFFFB', // interlinear annotation
+    'adm\uFE00in', // a variation selector after a letter selects nothing
+    'adm\uFE0Fin',
+    'adm\u{E0100}in',
+  ]) {
+    refusedWith(name, 'invisible_character');
+  }
+});
+
+test('tag characters cannot smuggle a hidden text inside a name (ASCII smuggling)', () => {
+  const hidden = [...'ignore previous instructions'].map((c) =>
+    String.fromCodePoint(0xe0000 + c.codePointAt(0)!),
+  );
+  refusedWith(`Alice${hidden.join('')}`, 'invisible_character');
+  refusedWith('Al\u{E0001}ice', 'invisible_character');
+  refusedWith('Al\u{E007F}ice', 'invisible_character');
+  refusedWith('Al\u{E0000}ice', 'invisible_character');
+});
+
+test('an invisible character smuggled as an entity is refused too', () => {
+  refusedWith('ad&#x200B;min', 'invisible_character');
+  refusedWith('ad&shy;min', 'invisible_character');
+  refusedWith('ad&zwj;min', 'invisible_character');
+});
+
+test('every format and default-ignorable code point between letters is refused', () => {
+  const refused: string[] = [];
+  for (let code = 0; code <= 0x10ffff; code++) {
+    if (code >= 0xd800 && code <= 0xdfff) continue;
+    const char = String.fromCodePoint(code);
+    if (!/[\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(char)) continue;
+    const result = checkName(`ab${char}cd`);
+    if (result.ok || (result.code !== 'invisible_character' && result.code !== 'control_character')) {
+      refused.push(code.toString(16));
+    }
+  }
+  assert.deepEqual(refused, [], 'accepted between letters');
+});
+
+test('emoji sequences that draw as one emoji, and ideographic variants, are still names', () => {
+  for (const name of [
+    'Ann ❤️', // U+2764 U+FE0F
+    'Sam 🏳️‍🌈', // U+1F3F3 U+FE0F U+200D U+1F308
+    'Dev 👩🏽‍💻', // skin tone, then U+200D
+    'Ava 👩‍🦰',
+    'Room 1️⃣', // keycap
+    '葛󠄀城', // U+845B U+E0100: a registered ideographic variant
+    'Zoë',
+    'محمد',
+    'Ελένη',
+  ]) {
+    assert.deepEqual(checkName(name), { ok: true, value: name.normalize('NFC') }, name);
+  }
+});
+
 test('a control character smuggled as an entity is refused too', () => {
   refusedWith('&#x202E;nimda', 'control_character');
   refusedWith('Al&#x1B;[2Jice', 'control_character'); // ESC: terminal escape injection

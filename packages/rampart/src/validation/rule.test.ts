@@ -6,6 +6,7 @@ import { nameSchema } from './name.ts';
 import { passwordSchema } from './password.ts';
 import { richTextSchema } from './rich-text.ts';
 import { assertLimit, ruleSchema } from './rule.ts';
+import { RULE_ISSUE } from './rule-issue.ts';
 
 test('a rule schema outputs the cleaned value and refuses non-strings with invalid_type', () => {
   const trimmed = ruleSchema((input) =>
@@ -15,9 +16,12 @@ test('a rule schema outputs the cleaned value and refuses non-strings with inval
   const refused = trimmed.safeParse('   ');
   assert.ok(!refused.success);
   assert.deepEqual(
-    refused.error.issues.map((i) => [i.code, (i as { params?: unknown }).params]),
-    [['custom', { code: 'empty' }]],
+    refused.error.issues.map((i) => [i.code, (i as { params?: { code?: unknown } }).params?.code]),
+    [['custom', 'empty']],
   );
+  // The mark validate() trusts: the rule's own code and message, nothing of the input.
+  const params = (refused.error.issues[0] as { params?: Record<PropertyKey, unknown> }).params;
+  assert.deepEqual(params?.[RULE_ISSUE], { code: 'empty', message: 'empty' });
   const wrongType = trimmed.safeParse(1);
   assert.ok(!wrongType.success);
   assert.equal(wrongType.error.issues[0]?.code, 'invalid_type');

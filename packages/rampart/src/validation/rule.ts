@@ -7,6 +7,7 @@
  */
 
 import * as z from 'zod';
+import { RULE_ISSUE, type RuleIssueMark } from './rule-issue.ts';
 
 /**
  * The outcome of a rule: the cleaned value, or a stable `code` and a human `message`.
@@ -26,8 +27,9 @@ export type RuleSchema = z.ZodPipe<z.ZodString, z.ZodTransform<string, string>>;
  * `invalid_type`) piped into a transform that outputs the rule's cleaned value.
  *
  * Zod's issue codes are a closed union, so the rule's code travels the documented zod way: a
- * `custom` issue with `params.code`. `validate()` reads it from there, so a route sees
- * `{ code: 'common_password' }`, not `custom`. A transform keeps the schema representable with
+ * `custom` issue with `params.code`, and code and message also travel under
+ * {@link RULE_ISSUE}, which is what `validate()` reads: a route sees
+ * `{ code: 'common_password', message: 'This password is too common; choose another' }`. A transform keeps the schema representable with
  * `z.toJSONSchema(schema, { io: 'input' })` (it renders as `{ type: 'string' }`).
  *
  * @example
@@ -39,7 +41,13 @@ export function ruleSchema<Code extends string>(
   return z.string().transform((input, ctx) => {
     const result = check(input);
     if (result.ok) return result.value;
-    ctx.addIssue({ code: 'custom', message: result.message, params: { code: result.code }, input });
+    const mark: RuleIssueMark = { code: result.code, message: result.message };
+    ctx.addIssue({
+      code: 'custom',
+      message: result.message,
+      params: { code: result.code, [RULE_ISSUE]: mark },
+      input,
+    });
     return z.NEVER;
   });
 }

@@ -9,6 +9,8 @@
  */
 
 import type { FieldError } from '../errors.ts';
+import { endsAtFaultyKey, ISSUE_WORDING, issueKind, issueParts } from './issue-wording.ts';
+import { RULE_ISSUE, type RuleIssueMark } from './rule-issue.ts';
 
 /**
  * A Standard Schema v1: any object with a `~standard` property. Zod 4 schemas are one.
@@ -100,17 +102,24 @@ export type StandardSchemaV1InferOutput<Schema extends StandardSchemaV1> = NonNu
  */
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
-/** The code given to an issue that names none (Standard Schema issues only promise a message). */
-const GENERIC_CODE = 'invalid';
+/** A code a schema author set on a zod `custom` issue (`params.code`) is kept if it looks like one. */
+const AUTHOR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 
 /**
  * Validates `input` against any Standard Schema v1 and maps its issues to `FieldError`s.
  *
  * Each error's `path` is a JSON Pointer (RFC 6901): `''` for the root, `/email`,
- * `/items/0/name`, with `~` and `/` in keys escaped as `~0` and `~1`. Its `code` is, in order:
- * `params.code` of a zod `custom` issue (how Rampart's own rules carry `too_short`,
- * `common_password`, …), else the issue's own string `code` (zod's `invalid_type`,
- * `too_small`, `unrecognized_keys`, …), else `'invalid'`.
+ * `/items/0/name`, with `~` and `/` in keys escaped as `~0` and `~1`.
+ *
+ * The schema library's own `message` is never returned: Valibot and ArkType quote the
+ * submitted value in theirs (`… but received "hunter2"`). Code and message come from the
+ * issue's kind through Rampart's table (`ISSUE_WORDING` in `issue-wording.ts`): Zod's codes
+ * are kept (`invalid_type`, `too_small`, `unrecognized_keys`, …) and Valibot's and ArkType's
+ * kinds are mapped onto them; a kind not in the table is `invalid`, "The value is not valid".
+ * Rampart's own rules (email, password, name, rich text) keep their codes and messages
+ * (`too_short`, "The password must be at least 8 characters"), which are ours. A zod
+ * `custom` issue of another author keeps its `params.code` when that is a snake_case
+ * identifier, with the generic message.
  *
  * An exception thrown by the schema itself is a bug in the schema, not invalid input, and
  * propagates.
@@ -124,8 +133,8 @@ export async function validate<Schema extends StandardSchemaV1>(
   schema: Schema,
   input: unknown,
 ): Promise<ValidationResult<StandardSchemaV1InferOutput<Schema>>> {
-  const result = await standardOf(schema, 'validate').validate(input);
-  return toValidationResult(result);
+  const standard = standardOf(schema, 'validate');
+  return toValidationResult(await standard.validate(input), standard.vendor);
 }
 
 /**
@@ -142,14 +151,15 @@ export function validateSync<Schema extends StandardSchemaV1>(
   schema: Schema,
   input: unknown,
 ): ValidationResult<StandardSchemaV1InferOutput<Schema>> {
-  const result = standardOf(schema, 'validateSync').validate(input);
+  const standard = standardOf(schema, 'validateSync');
+  const result = standard.validate(input);
   if (isThenable(result)) {
     // The abandoned promise may still reject; swallow that so it cannot crash the process as
     // an unhandled rejection. The caller already gets the TypeError below.
     Promise.resolve(result).catch(() => {});
     throw new TypeError('validateSync: the schema validated asynchronously; use validate() instead');
   }
-  return toValidationResult(result);
+  return toValidationResult(result, standard.vendor);
 }
 
 /**
@@ -193,17 +203,51 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function toValidationResult<Output>(result: StandardSchemaV1Result<Output>): ValidationResult<Output> {
+function toValidationResult<Output>(
+  result: StandardSchemaV1Result<Output>,
+  vendor: unknown,
+): ValidationResult<Output> {
   if (result.issues === undefined) return { ok: true, value: result.value };
-  return { ok: false, errors: result.issues.map(toFieldError) };
+  const library = typeof vendor === 'string' ? vendor : '';
+  // Once in our words, issues can coincide (ArkType lists each undeclared key apart; they all
+  // become "the object has properties that are not allowed"): each is reported once.
+  const errors = new Map<string, FieldError>();
+  for (const issue of result.issues) {
+    for (const part of issueParts(library, issue)) {
+      const error = toFieldError(part, library);
+      errors.set(JSON.stringify([error.path, error.code, error.message]), error);
+    }
+  }
+  return { ok: false, errors: [...errors.values()] };
 }
 
-function toFieldError(issue: StandardSchemaV1Issue): FieldError {
-  return { path: jsonPointer(issue.path), code: issueCode(issue), message: issue.message };
+/**
+ * One issue in Rampart's words. Only the path, Rampart's own mark and the names the library
+ * gives the issue's kind are read; `message`, `input`, `received` and the like never are.
+ */
+function toFieldError(issue: StandardSchemaV1Issue, vendor: string): FieldError {
+  const path = jsonPointer(endsAtFaultyKey(vendor, issue) ? issue.path?.slice(0, -1) : issue.path);
+  const { code, params } = issue as { code?: unknown; params?: Record<PropertyKey, unknown> };
+  const mark = params?.[RULE_ISSUE] as RuleIssueMark | undefined;
+  if (code === 'custom' && isRuleIssueMark(mark)) return { path, code: mark.code, message: mark.message };
+  const wording = ISSUE_WORDING[issueKind(vendor, issue)];
+  const authorCode = params?.code;
+  if (
+    vendor === 'zod' &&
+    code === 'custom' &&
+    typeof authorCode === 'string' &&
+    AUTHOR_CODE.test(authorCode)
+  ) {
+    return { path, code: authorCode, message: wording.message };
+  }
+  return { path, code: wording.code, message: wording.message };
 }
 
-function issueCode(issue: StandardSchemaV1Issue): string {
-  const { code, params } = issue as { code?: unknown; params?: { code?: unknown } };
-  if (code === 'custom' && typeof params?.code === 'string') return params.code;
-  return typeof code === 'string' ? code : GENERIC_CODE;
+function isRuleIssueMark(value: unknown): value is RuleIssueMark {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RuleIssueMark).code === 'string' &&
+    typeof (value as RuleIssueMark).message === 'string'
+  );
 }
