@@ -4,7 +4,13 @@ import { describe, test } from 'node:test';
 import { isId } from '../lib/ids.ts';
 import { parseApiKey } from './format.ts';
 import { createKeyHasher } from './hashing.ts';
-import { type ApiKeyRecord, checkKeySettings, createApiKeyIssuer, toPublicKey } from './record.ts';
+import {
+  type ApiKeyRecord,
+  budgetKeyOf,
+  checkKeySettings,
+  createApiKeyIssuer,
+  toPublicKey,
+} from './record.ts';
 import { decideKey } from './verify.ts';
 
 const hasher = createKeyHasher({ peppers: { v1: randomBytes(32) }, current: 'v1' });
@@ -27,6 +33,10 @@ function sample(overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
     credits: { remaining: 5, refill: { amount: 10, intervalMs: 60_000, lastRefillAt: T0 } },
     rateLimit: { limit: 10, windowMs: 1_000 },
     rotatedFrom: null,
+    rotatedTo: null,
+    disabledAt: null,
+    identityId: null,
+    budgetKeyId: null,
     ...overrides,
   };
 }
@@ -43,6 +53,24 @@ describe('key records', () => {
       Object.keys(record)
         .filter((k) => k !== 'hash')
         .sort(),
+    );
+  });
+
+  test('the public view shows the lifecycle, identity and budget fields, null when unset', () => {
+    const { hash: _hash, ...legacy } = sample();
+    for (const field of ['rotatedTo', 'disabledAt', 'identityId', 'budgetKeyId'] as const)
+      delete legacy[field];
+    const view = toPublicKey({ ...legacy, hash: 'v1:x' });
+    assert.equal(view.rotatedTo, null);
+    assert.equal(view.disabledAt, null);
+    assert.equal(view.identityId, null);
+    assert.equal(view.budgetKeyId, null);
+    const set = toPublicKey(
+      sample({ rotatedTo: 'key_b', disabledAt: T0, identityId: 'idt_a', budgetKeyId: 'key_a' }),
+    );
+    assert.deepEqual(
+      [set.rotatedTo, set.disabledAt, set.identityId, set.budgetKeyId],
+      ['key_b', T0, 'idt_a', 'key_a'],
     );
   });
 
@@ -140,6 +168,17 @@ describe('key records', () => {
     assert.deepEqual(checkKeySettings({ name: 'fine', scopes: ['keys:verify', 'audit:read'] }, T0), []);
   });
 
+  test('an identity id is null or 1-128 characters', () => {
+    assert.deepEqual(checkKeySettings({ name: 'ok', identityId: 'idt_acme' }, T0), []);
+    assert.deepEqual(checkKeySettings({ name: 'ok', identityId: null }, T0), []);
+    for (const bad of ['', 'x'.repeat(129), 42]) {
+      assert.deepEqual(
+        checkKeySettings({ name: 'ok', identityId: bad }, T0).map((e) => e.path),
+        ['/identityId'],
+      );
+    }
+  });
+
   test('bad issuer options are refused at creation with a TypeError naming the field', () => {
     assert.throws(() => createApiKeyIssuer({ hasher, prefix: 'Live' }), {
       name: 'TypeError',
@@ -188,6 +227,26 @@ describe('key records', () => {
       assert.equal(rotated.previous.revokedAt, T0 + 61_000);
       assert.equal(decideKey(rotated.previous, { now: T0 + 60_999 }).code, 'VALID');
       assert.equal(decideKey(rotated.previous, { now: T0 + 61_000 }).code, 'REVOKED');
+    });
+
+    test('a rotated key shares its chain budget, keeps its identity, and stays disabled when the old key was', () => {
+      clock = T0;
+      const first = issuer.issue({ name: 'ci', identityId: 'idt_acme', credits: { remaining: 3 } });
+      assert.ok(first.ok);
+      assert.equal(first.record.identityId, 'idt_acme');
+      assert.equal(first.record.budgetKeyId, null);
+      assert.equal(budgetKeyOf(first.record), first.record.id);
+      const second = issuer.rotate(first.record, { gracePeriodMs: 60_000 });
+      assert.ok(second.ok);
+      const third = issuer.rotate({ ...second.record, disabledAt: T0 }, { gracePeriodMs: 60_000 });
+      assert.ok(third.ok);
+      // Every key of the chain spends the first key's balance and counts under its limit.
+      assert.equal(second.record.budgetKeyId, first.record.id);
+      assert.equal(third.record.budgetKeyId, first.record.id);
+      assert.equal(budgetKeyOf(third.record), first.record.id);
+      assert.equal(third.record.identityId, 'idt_acme');
+      assert.equal(third.record.disabledAt, T0);
+      assert.equal(second.record.disabledAt, null);
     });
 
     test('without a grace period the old key is refused at once', () => {

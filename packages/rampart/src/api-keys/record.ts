@@ -62,6 +62,38 @@ export interface ApiKeyRecord {
   rateLimit: ApiKeyRateLimit | null;
   /** The id of the key this one replaced by rotation. */
   rotatedFrom?: string | null;
+  /**
+   * The id of the key that replaced this one by rotation; `null` until then. A key is rotated
+   * once: stores set it in the same compare-and-set that writes the successor.
+   */
+  rotatedTo?: string | null;
+  /**
+   * When the key was disabled (epoch ms); `null` or absent while enabled. A disabled key is
+   * refused as `DISABLED` whatever the time, and clearing this enables it again with the
+   * same secret (unlike `revokedAt`, which is final).
+   */
+  disabledAt?: number | null;
+  /** The identity (a customer, team or service) the key belongs to; `null` for none. */
+  identityId?: string | null;
+  /**
+   * The key whose row holds the credits and the per-key rate limit this key spends: the first
+   * key of its rotation chain, so a key and its successors share one budget (rotation is
+   * not a top-up). `null` or absent: the key's own. Stores answer `credits` and `rateLimit`
+   * as the budget key holds them; see {@link budgetKeyOf}.
+   */
+  budgetKeyId?: string | null;
+}
+
+/**
+ * The id that owns a key's budget: the credits it spends and the identity its per-key rate
+ * limit counts under. A key and its rotated successors answer the same id, so rotating a key
+ * never adds a second window or a second balance.
+ *
+ * @example
+ * limiter.consume(budgetKeyOf(record), { limit: record.rateLimit.limit, windowMs: record.rateLimit.windowMs }, now);
+ */
+export function budgetKeyOf(record: Pick<ApiKeyRecord, 'id' | 'budgetKeyId'>): string {
+  return record.budgetKeyId ?? record.id;
 }
 
 /** A record without its hash: what lists, reads and the CLI show. */
@@ -96,6 +128,10 @@ export function toPublicKey(record: ApiKeyRecord): PublicApiKey {
           },
     rateLimit: record.rateLimit === null ? null : { ...record.rateLimit },
     rotatedFrom: record.rotatedFrom ?? null,
+    rotatedTo: record.rotatedTo ?? null,
+    disabledAt: record.disabledAt ?? null,
+    identityId: record.identityId ?? null,
+    budgetKeyId: record.budgetKeyId ?? null,
   };
 }
 
@@ -105,6 +141,8 @@ export interface ApiKeySettings {
   name: string;
   /** The owning user's id; `null` or absent for an admin key. */
   ownerId?: string | null;
+  /** The identity the key belongs to (1–128 characters); `null` or absent for none. */
+  identityId?: string | null;
   /** Up to 64 scope names; duplicates are dropped. Default none. */
   scopes?: readonly string[];
   /** Epoch ms, after the creation time; `null` or absent for never. */
@@ -147,7 +185,7 @@ export function checkKeySettings(settings: unknown, now: number): FieldError[] {
     fail('', 'INVALID_TYPE', 'expected an object');
     return errors;
   }
-  const { name, ownerId, scopes, expiresAt, metadata, credits, rateLimit } = settings;
+  const { name, ownerId, identityId, scopes, expiresAt, metadata, credits, rateLimit } = settings;
 
   if (typeof name !== 'string' || name.length === 0)
     fail('/name', 'REQUIRED', 'a non-empty name is required');
@@ -157,6 +195,12 @@ export function checkKeySettings(settings: unknown, now: number): FieldError[] {
   if (ownerId !== undefined && ownerId !== null) {
     if (typeof ownerId !== 'string' || ownerId.length === 0 || ownerId.length > MAX_OWNER_ID) {
       fail('/ownerId', 'INVALID_TYPE', `expected null or a user id of 1-${MAX_OWNER_ID} characters`);
+    }
+  }
+
+  if (identityId !== undefined && identityId !== null) {
+    if (typeof identityId !== 'string' || identityId.length === 0 || identityId.length > MAX_OWNER_ID) {
+      fail('/identityId', 'INVALID_TYPE', `expected null or an identity id of 1-${MAX_OWNER_ID} characters`);
     }
   }
 
@@ -264,10 +308,13 @@ export interface ApiKeyIssuer {
   /** A new key from settings, or the field errors that stop it. */
   issue(settings: ApiKeySettings): IssuedApiKey | InvalidKeySettings;
   /**
-   * A new key with the settings of `record` (same name, owner, scopes, expiry, metadata,
-   * credits and limit; rotation never extends a key's life) and `rotatedFrom` set, plus the
-   * old record with `revokedAt` moved to `now + gracePeriodMs` (or kept if sooner). Store both
-   * in one transaction. A revoked or expired key cannot be rotated.
+   * A new key with the settings of `record` (same name, owner, identity, scopes, expiry,
+   * metadata, credits, limit and disabled state; rotation never extends a key's life) and
+   * `rotatedFrom` set, plus the old record with `revokedAt` moved to `now + gracePeriodMs` (or
+   * kept if sooner). The new key shares the old one's budget (`budgetKeyId`): during the grace
+   * period both spend one balance and count under one rate limit. Store both in one
+   * transaction that also refuses a key already rotated (`rotatedTo`). A revoked or expired
+   * key cannot be rotated.
    */
   rotate(
     record: ApiKeyRecord,
@@ -337,6 +384,10 @@ export function createApiKeyIssuer(options: ApiKeyIssuerOptions): ApiKeyIssuer {
         ? { limit: settings.rateLimit.limit, windowMs: settings.rateLimit.windowMs }
         : null,
       rotatedFrom: null,
+      rotatedTo: null,
+      disabledAt: null,
+      identityId: settings.identityId ?? null,
+      budgetKeyId: null,
     };
     return { key: generated.key, record };
   }
@@ -374,8 +425,13 @@ export function createApiKeyIssuer(options: ApiKeyIssuerOptions): ApiKeyIssuer {
         at,
         keyPrefix,
       );
-      // Credits carry over as they stand (refill phase included): rotation is not a top-up.
+      // Credits carry over as they stand (refill phase included) and stay one balance with the
+      // old key's: rotation is not a top-up (three rotations must not triple a quota).
       made.record.credits = toPublicKey(record).credits;
+      made.record.budgetKeyId = budgetKeyOf(record);
+      made.record.identityId = record.identityId ?? null;
+      // Rotation issues a new secret; it does not lift a suspension.
+      made.record.disabledAt = record.disabledAt ?? null;
       made.record.rotatedFrom = record.id;
       const end = at + gracePeriodMs;
       const previous: ApiKeyRecord = {

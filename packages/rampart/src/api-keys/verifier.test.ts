@@ -125,6 +125,23 @@ describe('api key verifier', () => {
     assert.deepEqual(await verifier.verify(key), { valid: false, code: 'REVOKED', keyId: record.id });
   });
 
+  test('a disabled key is DISABLED, spends no credit, and the same secret works again once enabled', async () => {
+    let spent = 0;
+    const { verifier, issue, store } = setup({
+      consumeCredits: () => {
+        spent++;
+        return { allowed: true, remaining: 9 };
+      },
+    });
+    const { key, record } = issue({ name: 'ci', credits: { remaining: 10 } });
+    store.put({ ...record, disabledAt: T0 });
+    assert.deepEqual(await verifier.verify(key), { valid: false, code: 'DISABLED', keyId: record.id });
+    assert.equal(spent, 0);
+    store.put({ ...record, disabledAt: null });
+    assert.equal((await verifier.verify(key)).code, 'VALID');
+    assert.equal(spent, 1);
+  });
+
   test('a cached key still expires on time', async () => {
     const clock = { t: T0 };
     const cache = createVerificationCache({ ttlMs: 60_000, now: () => clock.t });

@@ -44,6 +44,22 @@ describe('decideKey', () => {
     });
   });
 
+  test('a disabled key is DISABLED after the final states and before scope, and works again once enabled', () => {
+    const disabled = sample({ disabledAt: T0 - 1 });
+    assert.deepEqual(decideKey(disabled, { now: T0, scope: 'write' }), {
+      valid: false,
+      code: 'DISABLED',
+      keyId: 'key_0123456789abcdefghijkl',
+    });
+    // Enabling would not bring back a revoked or expired key: those answers come first.
+    assert.equal(decideKey(sample({ disabledAt: T0, revokedAt: T0 }), { now: T0 }).code, 'REVOKED');
+    assert.equal(decideKey(sample({ disabledAt: T0, expiresAt: T0 }), { now: T0 }).code, 'EXPIRED');
+    // Any instant disables, even one ahead of this clock (another instance's skew).
+    assert.equal(decideKey(sample({ disabledAt: T0 + 60_000 }), { now: T0 }).code, 'DISABLED');
+    assert.equal(decideKey(sample({ disabledAt: null }), { now: T0 }).code, 'VALID');
+    assert.equal(decideKey({ ...disabled, disabledAt: null }, { now: T0, scope: 'read' }).code, 'VALID');
+  });
+
   test('a valid key answers its id, owner, scopes and expiry', () => {
     assert.deepEqual(decideKey(sample({ expiresAt: T0 + 1 }), { now: T0, scope: 'read' }), {
       valid: true,

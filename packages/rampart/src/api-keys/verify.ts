@@ -7,12 +7,15 @@
  * 1. `NOT_FOUND`: no record (malformed, bad checksum, other prefix, or unknown hash);
  * 2. `REVOKED`: `revokedAt` reached (a revoked key stays revoked even once it would have expired);
  * 3. `EXPIRED`: `expiresAt` reached;
- * 4. `INSUFFICIENT_SCOPE`: the key lacks a required scope (checked before any limit or
+ * 4. `DISABLED`: `disabledAt` is set (after the final states: enabling a revoked or expired
+ *    key would not make it usable, so those are the truer answer; before scope, limits and
+ *    credits, so a suspended key spends nothing);
+ * 5. `INSUFFICIENT_SCOPE`: the key lacks a required scope (checked before any limit or
  *    credit, so a key probing routes it may not call spends neither);
- * 5. `RATE_LIMITED`: the per-key rate limit (from the rate limiter);
- * 6. `USAGE_EXCEEDED`: no credits left (see {@link applyCredits}).
+ * 6. `RATE_LIMITED`: the per-key rate limit (from the rate limiter);
+ * 7. `USAGE_EXCEEDED`: no credits left (see {@link applyCredits}).
  *
- * Steps 1–4 are {@link decideKey}; `createApiKeyVerifier` runs 5 and 6 through the stores.
+ * Steps 1–5 are {@link decideKey}; `createApiKeyVerifier` runs 6 and 7 through the stores.
  */
 import type { ApiKeyCredits, ApiKeyRecord } from './record.ts';
 
@@ -33,6 +36,7 @@ export type KeyDenialCode =
   | 'NOT_FOUND'
   | 'EXPIRED'
   | 'REVOKED'
+  | 'DISABLED'
   | 'INSUFFICIENT_SCOPE'
   | 'RATE_LIMITED'
   | 'USAGE_EXCEEDED';
@@ -94,9 +98,11 @@ export function hasScope(granted: readonly string[], required: string | readonly
 }
 
 /**
- * Decides a key from its record: `NOT_FOUND`, `REVOKED`, `EXPIRED`, `INSUFFICIENT_SCOPE`, in
- * that order, else `VALID`. Times are inclusive: at `expiresAt` the key is already expired.
- * Pure: limits and credits are the caller's next steps.
+ * Decides a key from its record: `NOT_FOUND`, `REVOKED`, `EXPIRED`, `DISABLED`,
+ * `INSUFFICIENT_SCOPE`, in that order, else `VALID`. Times are inclusive: at `expiresAt` the
+ * key is already expired. A disabled key is refused whatever `disabledAt` says (a value set
+ * by an instance whose clock runs ahead must not leave a window), and works again once the
+ * field is cleared. Pure: limits and credits are the caller's next steps.
  *
  * @example
  * const decision = decideKey(record, { now: Date.now(), scope: 'keys:verify' });
@@ -109,6 +115,8 @@ export function decideKey(record: ApiKeyRecord | null | undefined, options: Deci
     return { valid: false, code: 'REVOKED', keyId: record.id };
   if (record.expiresAt !== null && now >= record.expiresAt)
     return { valid: false, code: 'EXPIRED', keyId: record.id };
+  if (record.disabledAt !== undefined && record.disabledAt !== null)
+    return { valid: false, code: 'DISABLED', keyId: record.id };
   if (scope !== undefined && !hasScope(record.scopes, scope)) {
     return { valid: false, code: 'INSUFFICIENT_SCOPE', keyId: record.id };
   }

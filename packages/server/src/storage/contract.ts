@@ -2,24 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { newId } from 'rampart/internal/lib/ids.ts';
 import { generateSigningKey } from 'rampart/internal/tokens/signing-keys.ts';
-import type { ApiKeyRecord, AuditEvent, SigningKeyStore, Storage, UserRecord } from './types.ts';
+import { apiKey, type MakeStorage, user } from './contract-fixtures.ts';
+import { runIdentityContract } from './contract-identities.ts';
+import { runKeyChangeContract } from './contract-keys.ts';
+import { runUsageContract } from './contract-usage.ts';
+import { runUserAdminContract } from './contract-users.ts';
+import type { ApiKeyRecord, AuditEvent, SigningKeyStore } from './types.ts';
+
+export { runSharedDatabaseContract } from './contract-shared.ts';
 
 /**
  * The one contract every storage implementation passes. Each backend's test file calls this
  * with a factory that returns a fresh, empty storage.
  */
-export function runStorageContract(name: string, make: () => Promise<Storage> | Storage): void {
-  const user = (email: string, at = 1_000): UserRecord => ({
-    id: newId('usr'),
-    email,
-    emailKey: email.toLowerCase(),
-    name: 'Ada',
-    role: 'user',
-    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
-    createdAt: at,
-    updatedAt: at,
-    notBefore: null,
-  });
+export function runStorageContract(name: string, make: MakeStorage): void {
   const event = (at: number, type: AuditEvent['type'] = 'authn_login_fail', actor?: string): AuditEvent => ({
     id: newId('evt'),
     type,
@@ -29,28 +25,6 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
     count: 1,
     ...(actor ? { actor } : {}),
   });
-
-  const apiKey = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => {
-    const id = newId('key');
-    return {
-      id,
-      hash: `v1:${id}-hash`,
-      hint: 'rk_live_3hK9',
-      prefix: 'rk_live_',
-      name: 'ci',
-      ownerId: 'usr_1',
-      scopes: ['read', 'keys:verify'],
-      createdAt: 1_000,
-      expiresAt: null,
-      lastUsedAt: null,
-      revokedAt: null,
-      metadata: { team: 'infra', nested: { n: 1 } },
-      credits: null,
-      rateLimit: null,
-      rotatedFrom: null,
-      ...overrides,
-    };
-  };
 
   describe(`storage contract: ${name}`, () => {
     test('a created user reads back by id and by email key', async () => {
@@ -306,18 +280,23 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       );
       assert.equal(results.filter(Boolean).length, 1);
       const winner = next[results.indexOf(true)]!;
-      assert.deepEqual(await s.apiKeys.get(winner.id), winner);
+      // The successor spends the old key's budget: one balance for the chain.
+      assert.deepEqual(await s.apiKeys.get(winner.id), { ...winner, budgetKeyId: old.id });
       assert.equal((await s.apiKeys.get(old.id))?.revokedAt, 2_000 + 3_600_000);
+      assert.equal((await s.apiKeys.get(old.id))?.rotatedTo, winner.id);
       for (const k of next) if (k !== winner) assert.equal(await s.apiKeys.get(k.id), undefined);
       // A stale expectation (the key was revoked meanwhile) writes nothing either.
-      await s.apiKeys.update(old.id, { revokedAt: 3_000 });
+      const other = apiKey();
+      await s.apiKeys.insert(other);
+      await s.apiKeys.update(other.id, { revokedAt: 3_000 });
       const late = apiKey();
       assert.equal(
-        await s.apiKeys.insert(late, { id: old.id, expectedRevokedAt: 2_000 + 3_600_000, revokedAt: 4_000 }),
+        await s.apiKeys.insert(late, { id: other.id, expectedRevokedAt: null, revokedAt: 4_000 }),
         false,
       );
       assert.equal(await s.apiKeys.get(late.id), undefined);
-      assert.equal((await s.apiKeys.get(old.id))?.revokedAt, 3_000);
+      assert.equal((await s.apiKeys.get(other.id))?.revokedAt, 3_000);
+      assert.equal((await s.apiKeys.get(other.id))?.rotatedTo, null);
       await s.close();
     });
 
@@ -434,6 +413,11 @@ export function runStorageContract(name: string, make: () => Promise<Storage> | 
       assert.equal((await s.users.list({ limit: 10, cursor: "' OR 1=1 --" })).users.length, 7);
       await s.close();
     });
+
+    describe('accounts (admin plane)', () => runUserAdminContract(make));
+    describe('keys that change', () => runKeyChangeContract(make));
+    describe('identities and plans', () => runIdentityContract(make));
+    describe('usage and retention', () => runUsageContract(make));
   });
 }
 

@@ -1,17 +1,18 @@
 import { memoryAuditStore } from 'rampart/internal/audit/memory-store.ts';
-import { decodeCursor, encodeCursor, isBeyondCursor } from 'rampart/internal/lib/cursor.ts';
-import { memoryApiKeyStore } from './memory-api-keys.ts';
+import { memoryApiKeyStore, memoryKeyState } from './memory-api-keys.ts';
+import { memoryIdentityStore, memoryPlanStore } from './memory-identities.ts';
+import { page } from './memory-page.ts';
+import { memoryUsageStore } from './memory-usage.ts';
+import { memoryUserAdminStore, memoryUserState, memoryUserStore } from './memory-users.ts';
 import type {
-  PageQuery,
+  AuditPage,
+  PrunableAuditStore,
   RefreshTokenRecord,
   RefreshTokenStore,
   SigningKeyStore,
   Storage,
   StoredSigningKey,
   TtlStore,
-  UserPatch,
-  UserRecord,
-  UserStore,
 } from './types.ts';
 
 /**
@@ -19,67 +20,48 @@ import type {
  * runs synchronously, so each is trivially atomic within the process.
  */
 export function memoryStorage(): Storage {
+  const users = memoryUserState();
+  const keys = memoryKeyState();
   return {
     kind: 'memory',
-    users: memoryUserStore(),
-    audit: memoryAuditStore(),
+    users: memoryUserStore(users),
+    userAdmin: memoryUserAdminStore(users),
+    audit: prunableMemoryAuditStore(),
     ttl: memoryTtlStore(),
-    refreshTokens: memoryRefreshTokenStore(),
-    apiKeys: memoryApiKeyStore(),
+    refreshTokens: memoryRefreshTokenStore(users.refreshTokens),
+    apiKeys: memoryApiKeyStore(keys),
+    identities: memoryIdentityStore(keys),
+    plans: memoryPlanStore(keys),
+    usage: memoryUsageStore(),
     ping() {},
     close() {},
   };
 }
 
-function memoryUserStore(): UserStore {
-  const byId = new Map<string, UserRecord>();
-  const byEmail = new Map<string, string>();
+/**
+ * The library's memory audit store with retention. `prune` rebuilds it from the events kept:
+ * linear, which is fine for the tests and single-process uses this store serves.
+ */
+function prunableMemoryAuditStore(): PrunableAuditStore {
+  let inner = memoryAuditStore();
+  const all = (since?: number) =>
+    inner.list({ limit: Number.MAX_SAFE_INTEGER, ...(since !== undefined ? { since } : {}) }) as AuditPage;
   return {
-    create(user) {
-      if (byEmail.has(user.emailKey)) return 'email_taken';
-      byId.set(user.id, { ...user });
-      byEmail.set(user.emailKey, user.id);
-      return 'created';
-    },
-    getById: (id) => copy(byId.get(id)),
-    getByEmailKey(emailKey) {
-      const id = byEmail.get(emailKey);
-      return id === undefined ? undefined : copy(byId.get(id));
-    },
-    update(id, patch: UserPatch, now) {
-      const user = byId.get(id);
-      if (!user) return false;
-      Object.assign(user, patch, { updatedAt: now });
-      return true;
-    },
-    count: () => byId.size,
-    list(query) {
-      const { items, nextCursor } = page([...byId.values()], query, (u) => u.id);
-      return { users: items.map((u) => ({ ...u })), nextCursor };
+    append: (events) => inner.append(events),
+    list: (query) => inner.list(query),
+    prune(before) {
+      const total = all().events.length;
+      const kept = all(before).events;
+      if (kept.length === total) return 0;
+      inner = memoryAuditStore();
+      inner.append(kept);
+      return total - kept.length;
     },
   };
 }
 
 function copy<T extends object>(value: T | undefined): T | undefined {
   return value === undefined ? undefined : { ...value };
-}
-
-/** Newest first on (createdAt, id), from the cursor on: one page and the next cursor. */
-function page<T extends { createdAt: number }>(
-  all: T[],
-  query: PageQuery,
-  idOf: (item: T) => string,
-): { items: T[]; nextCursor: string | null } {
-  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  const sorted = all
-    .filter((item) => !cursor || isBeyondCursor(item.createdAt, idOf(item), cursor))
-    .sort((a, b) => b.createdAt - a.createdAt || (idOf(a) < idOf(b) ? 1 : idOf(a) > idOf(b) ? -1 : 0));
-  const items = sorted.slice(0, query.limit);
-  const last = items.at(-1);
-  return {
-    items,
-    nextCursor: sorted.length > query.limit && last ? encodeCursor(last.createdAt, idOf(last)) : null,
-  };
 }
 
 /**
@@ -146,8 +128,7 @@ function memoryTtlStore(): TtlStore {
   };
 }
 
-function memoryRefreshTokenStore(): RefreshTokenStore {
-  const tokens = new Map<string, RefreshTokenRecord>();
+function memoryRefreshTokenStore(tokens: Map<string, RefreshTokenRecord>): RefreshTokenStore {
   return {
     insert(record) {
       tokens.set(record.tokenHash, { ...record });

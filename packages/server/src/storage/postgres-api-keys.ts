@@ -1,39 +1,78 @@
-import { applyCredits } from 'rampart/internal/api-keys/verify.ts';
-import { decodeCursor, encodeCursor } from 'rampart/internal/lib/cursor.ts';
-import { type PgExecutor, rollback } from './postgres-client.ts';
-import { apiKeyFromRow, apiKeyValues, creditsFromRow } from './rows.ts';
-import type { ApiKeyStore } from './types.ts';
+import type { ApiKeyRecord } from 'rampart/internal/api-keys/record.ts';
+import { sameCredits, spendShared } from './budgets.ts';
+import { patchKey } from './patches.ts';
+import { type PgExecutor, rollback, type Sql } from './postgres-client.ts';
+import { parameters, pgKeysetPage } from './postgres-page.ts';
+import {
+  API_KEY_COLUMNS,
+  API_KEY_SELECT,
+  apiKeyFromRow,
+  apiKeyValues,
+  creditsFromRow,
+  creditValues,
+  type Row,
+} from './rows.ts';
+import type { ApiKeyStore, CreditSpend } from './types.ts';
 
-const _num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-const INSERT = `INSERT INTO api_keys (id, hash, hint, prefix, name, owner_id, scopes, created_at, expires_at,
-    last_used_at, revoked_at, metadata, credits_remaining, refill_amount, refill_interval_ms, refill_last_at,
-    refill_max, rate_limit, rate_window_ms, rotated_from)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+const INSERT = `INSERT INTO api_keys (${API_KEY_COLUMNS.join(', ')})
+  VALUES (${API_KEY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
   ON CONFLICT DO NOTHING`;
 
-const insertValues = apiKeyValues;
+const CREDITS = 'credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max';
+const SET_CREDITS =
+  'credits_remaining = $1, refill_amount = $2, refill_interval_ms = $3, refill_last_at = $4, refill_max = $5';
+
+const add = async (sql: Sql, record: ApiKeyRecord) =>
+  (await sql.write('rampart_key_insert', INSERT, apiKeyValues(record))).count === 1;
 
 /**
- * API keys on PostgreSQL; see `ApiKeyStore` for what is atomic. A rotation is one transaction
- * whose `UPDATE … WHERE revoked_at IS NOT DISTINCT FROM $expected` takes the old key's row lock
- * first, so a simultaneous rotation waits, then finds the end changed and writes nothing; a
- * credit spend reads its row `FOR UPDATE`, so spends of one key on any instance run one at a time.
+ * API keys on PostgreSQL; see `ApiKeyStore` for what is atomic. The steps are row-locked
+ * transactions, and every transaction that takes two locks takes them in one order (a key's
+ * row, then its budget's, then its identity's), so none can deadlock another:
+ *
+ * - rotation: `UPDATE … WHERE rotated_to IS NULL AND revoked_at IS NOT DISTINCT FROM $expected`
+ *   takes the old key's row lock first, so a simultaneous rotation waits, then finds it
+ *   rotated and writes nothing;
+ * - a key of an identity is inserted after `FOR KEY SHARE` on the identity's row, which an
+ *   identity deletion (`FOR UPDATE`) cannot take at the same time;
+ * - a patch locks the key's row, then its budget's; a spend locks the budget's row, then the
+ *   identity's (`FOR NO KEY UPDATE`, which does not block key inserts).
  */
 export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
+  const readOne = async (tx: Sql, id: string) =>
+    apiKeyFromRow((await tx.read('rampart_key_by_id', `${API_KEY_SELECT} WHERE k.id = $1`, [id]))[0]);
   return {
     async insert(record, replaces) {
-      if (replaces === undefined)
-        return (await sql.write('rampart_key_insert', INSERT, insertValues(record))).count === 1;
+      if (replaces === undefined) {
+        if (!record.identityId) return add(sql, record);
+        const identityId = record.identityId;
+        return sql.transaction(async (tx) => {
+          const found = await tx.read(
+            'rampart_key_identity_share',
+            'SELECT 1 FROM identities WHERE id = $1 FOR KEY SHARE',
+            [identityId],
+          );
+          if (found.length === 0) return rollback(false);
+          return (await add(tx, record)) ? true : rollback(false);
+        });
+      }
       return sql.transaction(async (tx) => {
         const moved = await tx.write(
           'rampart_key_schedule_end',
-          'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NOT DISTINCT FROM $3',
-          [replaces.revokedAt, replaces.id, replaces.expectedRevokedAt],
+          `UPDATE api_keys SET revoked_at = $1, rotated_to = $2
+           WHERE id = $3 AND rotated_to IS NULL AND revoked_at IS NOT DISTINCT FROM $4
+           RETURNING COALESCE(budget_key_id, id) AS budget, identity_id`,
+          [replaces.revokedAt, record.id, replaces.id, replaces.expectedRevokedAt],
         );
-        if (moved.count !== 1) return rollback(false);
-        const added = await tx.write('rampart_key_insert', INSERT, insertValues(record));
-        return added.count === 1 ? true : rollback(false);
+        const old = moved.rows[0];
+        if (old === undefined) return rollback(false);
+        const successor: ApiKeyRecord = {
+          ...record,
+          rotatedFrom: replaces.id,
+          budgetKeyId: String(old.budget),
+          identityId: old.identity_id === null ? null : String(old.identity_id),
+        };
+        return (await add(tx, successor)) ? true : rollback(false);
       });
     },
     async findByHash(hashes) {
@@ -41,53 +80,82 @@ export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
       // One prepared statement for any number of candidate hashes.
       const rows = await sql.read(
         'rampart_key_by_hash',
-        'SELECT * FROM api_keys WHERE hash = ANY($1::text[]) LIMIT 1',
+        `${API_KEY_SELECT} WHERE k.hash = ANY($1::text[]) LIMIT 1`,
         [hashes],
       );
       return apiKeyFromRow(rows[0]);
     },
-    get: async (id) =>
-      apiKeyFromRow((await sql.read('rampart_key_by_id', 'SELECT * FROM api_keys WHERE id = $1', [id]))[0]),
+    get: (id) => readOne(sql, id),
     async list(query) {
+      const params = parameters();
       const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.ownerId === null) where.push('owner_id IS NULL');
-      else if (query.ownerId !== undefined) {
-        params.push(query.ownerId);
-        where.push(`owner_id = $${params.length}`);
-      }
-      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (cursor) {
-        params.push(cursor.at, cursor.id);
-        const n = params.length - 1;
-        where.push(`(created_at < $${n} OR (created_at = $${n} AND id < $${n + 1}))`);
-      }
+      if (query.ownerId === null) where.push('k.owner_id IS NULL');
+      else if (query.ownerId !== undefined) where.push(`k.owner_id = ${params.add(query.ownerId)}`);
+      if (query.identityId !== undefined) where.push(`k.identity_id = ${params.add(query.identityId)}`);
       const owner = query.ownerId === null ? 'none' : query.ownerId === undefined ? 'any' : 'one';
-      const rows = await sql.read(
-        `rampart_key_list_${owner}_${cursor ? 'after' : 'first'}`,
-        `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY created_at DESC, id DESC LIMIT $${params.length + 1}`,
-        [...params, query.limit + 1],
+      const { rows, nextCursor } = await pgKeysetPage(
+        sql,
+        {
+          name: `rampart_key_list_${owner}_${query.identityId === undefined ? 'all' : 'identity'}`,
+          select: API_KEY_SELECT,
+          where,
+          params,
+          at: 'k.created_at',
+          id: 'k.id',
+        },
+        query,
       );
-      const keys = rows.slice(0, query.limit).map((row) => apiKeyFromRow(row)!);
-      const last = keys.at(-1);
-      return {
-        keys,
-        nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
-      };
+      return { keys: rows.map((row) => apiKeyFromRow(row)!), nextCursor };
     },
-    async update(id, patch) {
-      const { rows } = await sql.write(
-        'rampart_key_update',
-        `UPDATE api_keys SET
-           revoked_at = CASE WHEN $2::bigint IS NULL THEN revoked_at
-                             WHEN revoked_at IS NULL OR revoked_at > $2::bigint THEN $2::bigint
-                             ELSE revoked_at END,
-           hash = COALESCE($3::text, hash)
-         WHERE id = $1 RETURNING *`,
-        [id, patch.revokedAt ?? null, patch.hash ?? null],
-      );
-      return apiKeyFromRow(rows[0]);
+    update(id, patch) {
+      return sql.transaction(async (tx) => {
+        const locked = await tx.read(
+          'rampart_key_lock',
+          'SELECT COALESCE(budget_key_id, id) AS budget FROM api_keys WHERE id = $1 FOR UPDATE',
+          [id],
+        );
+        if (locked[0] === undefined) return undefined;
+        const budgetId = String(locked[0].budget);
+        const changesBudget = patch.credits !== undefined || patch.rateLimit !== undefined;
+        let budgetFound = budgetId === id;
+        if (budgetId !== id && changesBudget) {
+          const budget = await tx.read(
+            'rampart_key_budget_lock',
+            'SELECT id FROM api_keys WHERE id = $1 FOR UPDATE',
+            [budgetId],
+          );
+          budgetFound = budget.length === 1;
+        }
+        const next = patchKey((await readOne(tx, id))!, patch);
+        await tx.write(
+          'rampart_key_write',
+          `UPDATE api_keys SET hash = $1, name = $2, scopes = $3, metadata = $4, expires_at = $5, revoked_at = $6,
+             disabled_at = $7 WHERE id = $8`,
+          [
+            next.hash,
+            next.name,
+            JSON.stringify(next.scopes),
+            JSON.stringify(next.metadata),
+            next.expiresAt,
+            next.revokedAt,
+            next.disabledAt ?? null,
+            id,
+          ],
+        );
+        if (changesBudget && budgetFound) {
+          await tx.write(
+            'rampart_key_budget_write',
+            `UPDATE api_keys SET ${SET_CREDITS}, rate_limit = $6, rate_window_ms = $7 WHERE id = $8`,
+            [
+              ...creditValues(next.credits),
+              next.rateLimit?.limit ?? null,
+              next.rateLimit?.windowMs ?? null,
+              budgetId,
+            ],
+          );
+        }
+        return readOne(tx, id);
+      });
     },
     async touchMany(entries) {
       if (entries.size === 0) return;
@@ -101,28 +169,53 @@ export function postgresApiKeyStore(sql: PgExecutor): ApiKeyStore {
     },
     spendCredits(id, cost, now) {
       return sql.transaction(async (tx) => {
+        // budget_key_id and identity_id never change once written: reading them unlocked is safe.
         const rows = await tx.read(
-          'rampart_key_credits_lock',
-          `SELECT credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max
-           FROM api_keys WHERE id = $1 FOR UPDATE`,
+          'rampart_key_spend_lock',
+          `SELECT k.identity_id, b.id AS budget_id, b.credits_remaining, b.refill_amount, b.refill_interval_ms,
+             b.refill_last_at, b.refill_max
+           FROM api_keys k LEFT JOIN LATERAL (
+             SELECT * FROM api_keys WHERE id = COALESCE(k.budget_key_id, k.id) FOR UPDATE
+           ) b ON true
+           WHERE k.id = $1`,
           [id],
         );
-        if (!rows[0]) return undefined;
-        const current = creditsFromRow(rows[0]);
-        if (current === null) return { allowed: true, remaining: null };
-        const outcome = applyCredits(current, now, cost);
-        const next = outcome.credits!;
-        if (
-          next.remaining !== current.remaining ||
-          next.refill?.lastRefillAt !== current.refill?.lastRefillAt
-        ) {
+        const key = rows[0];
+        if (key === undefined) return undefined;
+        const budget = key.budget_id === null ? { remaining: 0 } : creditsFromRow(key);
+        const identityId = key.identity_id === null ? undefined : String(key.identity_id);
+        let identityRow: Row | undefined;
+        if (identityId !== undefined) {
+          identityRow = (
+            await tx.read(
+              'rampart_identity_credits_lock',
+              `SELECT ${CREDITS} FROM identities WHERE id = $1 FOR NO KEY UPDATE`,
+              [identityId],
+            )
+          )[0];
+        }
+        const identity =
+          identityId === undefined ? undefined : identityRow ? creditsFromRow(identityRow) : { remaining: 0 };
+        const outcome = spendShared(budget, identity, cost, now);
+        if (key.budget_id !== null && !sameCredits(budget, outcome.budget)) {
+          await tx.write('rampart_key_credits_set', `UPDATE api_keys SET ${SET_CREDITS} WHERE id = $6`, [
+            ...creditValues(outcome.budget),
+            String(key.budget_id),
+          ]);
+        }
+        if (identityRow && outcome.identity !== undefined && !sameCredits(identity!, outcome.identity)) {
           await tx.write(
-            'rampart_key_credits_set',
-            'UPDATE api_keys SET credits_remaining = $1, refill_last_at = $2 WHERE id = $3',
-            [next.remaining, next.refill?.lastRefillAt ?? null, id],
+            'rampart_identity_credits_set',
+            `UPDATE identities SET ${SET_CREDITS} WHERE id = $6`,
+            [...creditValues(outcome.identity), identityId],
           );
         }
-        return { allowed: outcome.allowed, remaining: next.remaining };
+        const answer: CreditSpend = {
+          allowed: outcome.allowed,
+          remaining: outcome.budget?.remaining ?? null,
+        };
+        if (outcome.identity !== undefined) answer.identityRemaining = outcome.identity?.remaining ?? null;
+        return answer;
       });
     },
   };

@@ -108,4 +108,67 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
     );
     CREATE INDEX signing_keys_activation ON signing_keys (activates_at, kid);`,
   },
+  {
+    // The same four as SQLite's 040–043 (see there for why each column exists).
+    id: '040_user_admin',
+    sql: `ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+    CREATE INDEX users_role ON users (role, disabled_at);`,
+  },
+  {
+    id: '041_api_key_lifecycle',
+    // rotated_from joins ids now (COLLATE "C" like them; no rewrite, only the type's collation).
+    sql: `ALTER TABLE api_keys ALTER COLUMN rotated_from TYPE TEXT COLLATE "C";
+    ALTER TABLE api_keys ADD COLUMN rotated_to TEXT COLLATE "C";
+    ALTER TABLE api_keys ADD COLUMN disabled_at BIGINT;
+    ALTER TABLE api_keys ADD COLUMN identity_id TEXT COLLATE "C";
+    ALTER TABLE api_keys ADD COLUMN budget_key_id TEXT COLLATE "C";
+    CREATE INDEX api_keys_rotated_from ON api_keys (rotated_from);
+    UPDATE api_keys SET rotated_to = (
+      SELECT s.id FROM api_keys s WHERE s.rotated_from = api_keys.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1)
+    WHERE EXISTS (SELECT 1 FROM api_keys s WHERE s.rotated_from = api_keys.id);
+    CREATE INDEX api_keys_identity ON api_keys (identity_id, created_at DESC, id DESC);`,
+  },
+  {
+    id: '042_plans_identities',
+    sql: `CREATE TABLE plans (
+      id TEXT COLLATE "C" PRIMARY KEY,
+      name TEXT COLLATE "C" NOT NULL UNIQUE,
+      rate_limits TEXT NOT NULL,
+      credits TEXT,
+      metadata TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX plans_created ON plans (created_at DESC, id DESC);
+    CREATE TABLE identities (
+      id TEXT COLLATE "C" PRIMARY KEY,
+      external_id TEXT COLLATE "C" NOT NULL UNIQUE,
+      name TEXT NOT NULL,
+      metadata TEXT NOT NULL,
+      plan_id TEXT COLLATE "C",
+      overrides TEXT NOT NULL,
+      credits_remaining BIGINT,
+      refill_amount BIGINT,
+      refill_interval_ms BIGINT,
+      refill_last_at BIGINT,
+      refill_max BIGINT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX identities_created ON identities (created_at DESC, id DESC);
+    CREATE INDEX identities_plan ON identities (plan_id, created_at DESC, id DESC);`,
+  },
+  {
+    id: '043_usage',
+    sql: `CREATE TABLE usage_counts (
+      subject_kind TEXT NOT NULL CHECK (subject_kind IN ('key', 'identity')),
+      subject_id TEXT COLLATE "C" NOT NULL,
+      granularity TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day')),
+      bucket_start BIGINT NOT NULL,
+      outcome TEXT COLLATE "C" NOT NULL,
+      count BIGINT NOT NULL,
+      PRIMARY KEY (subject_kind, subject_id, granularity, bucket_start, outcome)
+    );
+    CREATE INDEX usage_counts_prune ON usage_counts (granularity, bucket_start);`,
+  },
 ];

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { RampartError } from 'rampart/internal/errors.ts';
 import { type PostgresServer, startPostgres } from '../../../../test/harness/postgres.ts';
-import { runSigningKeyStoreContract, runStorageContract } from './contract.ts';
+import { runSharedDatabaseContract, runSigningKeyStoreContract, runStorageContract } from './contract.ts';
 import { migratePostgres, type PostgresStorage, postgresStorage } from './postgres.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 
@@ -34,6 +34,14 @@ async function fresh(
 }
 
 runStorageContract('postgres', () => fresh());
+// Two pools on one database, as two instances of a deployment open it.
+runSharedDatabaseContract('postgres', async () => {
+  const url = await server.createDatabase();
+  const a = await postgresStorage({ connectionString: url });
+  const b = await postgresStorage({ connectionString: url });
+  opened.push(a, b);
+  return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+});
 runSigningKeyStoreContract('postgres', async () => {
   const storage = await fresh();
   return { store: storage.signingKeys, close: () => storage.close() };

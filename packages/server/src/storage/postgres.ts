@@ -1,20 +1,20 @@
 import pg, { type Pool, type PoolConfig } from 'pg';
-import { decodeCursor, encodeCursor } from 'rampart/internal/lib/cursor.ts';
 import { postgresApiKeyStore } from './postgres-api-keys.ts';
 import { type PgExecutor, pgExecutor, rollback, type Sql, storeError } from './postgres-client.ts';
+import { postgresIdentityStore, postgresPlanStore } from './postgres-identities.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
-import { eventFromRow, refreshFromRow, userFromRow } from './rows.ts';
+import { parameters, pgKeysetPage } from './postgres-page.ts';
+import { postgresUsageStore } from './postgres-usage.ts';
+import { postgresUserAdminStore, postgresUserStore } from './postgres-users.ts';
+import { eventFromRow, PRUNE_BATCH, type Row, refreshFromRow } from './rows.ts';
 import type {
-  AuditStore,
-  PageQuery,
+  PrunableAuditStore,
   RefreshTokenRecord,
   RefreshTokenStore,
   SigningKeyStore,
   Storage,
   StoredSigningKey,
   TtlStore,
-  UserPatch,
-  UserStore,
 } from './types.ts';
 
 export interface PostgresStorageOptions {
@@ -140,10 +140,14 @@ export async function postgresStorage(options: PostgresStorageOptions): Promise<
     pool,
     applied,
     users: postgresUserStore(sql),
+    userAdmin: postgresUserAdminStore(sql),
     audit: postgresAuditStore(sql),
     ttl: postgresTtlStore(sql),
     refreshTokens: postgresRefreshTokenStore(sql),
     apiKeys: postgresApiKeyStore(sql),
+    identities: postgresIdentityStore(sql),
+    plans: postgresPlanStore(sql),
+    usage: postgresUsageStore(sql),
     signingKeys: postgresSigningKeyStore(sql),
     async ping() {
       await sql.read('rampart_ping', 'SELECT 1');
@@ -238,87 +242,7 @@ function describe(error: unknown): string {
   return `${code}${typeof e?.message === 'string' ? e.message : String(error)}`;
 }
 
-type Row = Record<string, unknown>;
-
-const _num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-/** One page newest first on (created_at, idColumn): the SQL pieces and how to read the result. */
-function keyset(query: PageQuery, atColumn: string, idColumn: string, firstParam: number) {
-  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  const n = firstParam;
-  return {
-    where: cursor ? `(${atColumn} < $${n} OR (${atColumn} = $${n} AND ${idColumn} < $${n + 1}))` : undefined,
-    params: cursor ? [cursor.at, cursor.id] : [],
-    order: `ORDER BY ${atColumn} DESC, ${idColumn} DESC`,
-    page<T>(rows: Row[], map: (row: Row) => T, at: (t: T) => number, id: (t: T) => string) {
-      const items = rows.slice(0, query.limit).map(map);
-      const last = items.at(-1);
-      return {
-        items,
-        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(at(last), id(last)) : null,
-      };
-    },
-  };
-}
-
-function postgresUserStore(sql: Sql): UserStore {
-  const columns: Record<keyof UserPatch, string> = {
-    name: 'name',
-    role: 'role',
-    passwordHash: 'password_hash',
-    notBefore: 'not_before',
-  };
-  return {
-    async create(u) {
-      const { count } = await sql.write(
-        'rampart_user_create',
-        `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (email_key) DO NOTHING`,
-        [u.id, u.email, u.emailKey, u.name, u.role, u.passwordHash, u.createdAt, u.updatedAt, u.notBefore],
-      );
-      return count === 1 ? 'created' : 'email_taken';
-    },
-    getById: async (id) =>
-      userFromRow((await sql.read('rampart_user_by_id', 'SELECT * FROM users WHERE id = $1', [id]))[0]),
-    getByEmailKey: async (key) =>
-      userFromRow(
-        (await sql.read('rampart_user_by_email', 'SELECT * FROM users WHERE email_key = $1', [key]))[0],
-      ),
-    async update(id, patch, now) {
-      const keys = (Object.keys(patch) as Array<keyof UserPatch>)
-        .filter((k) => Object.hasOwn(columns, k))
-        .sort();
-      const sets = keys.map((k, i) => `${columns[k]} = $${i + 1}`).concat(`updated_at = $${keys.length + 1}`);
-      const values = keys.map((k) => patch[k] ?? null);
-      // One prepared statement per set of columns (at most 16).
-      const { count } = await sql.write(
-        `rampart_user_update_${keys.join('_') || 'none'}`,
-        `UPDATE users SET ${sets.join(', ')} WHERE id = $${keys.length + 2}`,
-        [...values, now, id],
-      );
-      return count === 1;
-    },
-    count: async () =>
-      Number((await sql.read('rampart_user_count', 'SELECT COUNT(*) AS n FROM users'))[0]?.n ?? 0),
-    async list(query) {
-      const k = keyset(query, 'created_at', 'id', 1);
-      const rows = await sql.read(
-        `rampart_user_list_${k.where ? 'after' : 'first'}`,
-        `SELECT * FROM users ${k.where ? `WHERE ${k.where}` : ''} ${k.order} LIMIT $${k.params.length + 1}`,
-        [...k.params, query.limit + 1],
-      );
-      const { items, nextCursor } = k.page(
-        rows,
-        (r) => userFromRow(r)!,
-        (u) => u.createdAt,
-        (u) => u.id,
-      );
-      return { users: items, nextCursor };
-    },
-  };
-}
-
-function postgresAuditStore(sql: Sql): AuditStore {
+function postgresAuditStore(sql: Sql): PrunableAuditStore {
   return {
     async append(events) {
       if (events.length === 0) return;
@@ -342,40 +266,41 @@ function postgresAuditStore(sql: Sql): AuditStore {
       );
     },
     async list(query) {
+      const params = parameters();
       const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (clause: (n: number) => string, value: unknown) => {
-        params.push(value);
-        where.push(clause(params.length));
-      };
-      if (query.type !== undefined) add((n) => `type = $${n}`, query.type);
-      if (query.actor !== undefined) add((n) => `actor = $${n}`, query.actor);
-      if (query.since !== undefined) add((n) => `at >= $${n}`, query.since);
-      if (query.until !== undefined) add((n) => `at <= $${n}`, query.until);
-      const k = keyset(query, 'at', 'id', params.length + 1);
-      if (k.where) {
-        where.push(k.where);
-        params.push(...k.params);
-      }
+      if (query.type !== undefined) where.push(`type = ${params.add(query.type)}`);
+      if (query.actor !== undefined) where.push(`actor = ${params.add(query.actor)}`);
+      if (query.since !== undefined) where.push(`at >= ${params.add(query.since)}`);
+      if (query.until !== undefined) where.push(`at <= ${params.add(query.until)}`);
       // Named by which filters are present: at most 32 prepared statements.
-      const shape = ['type', 'actor', 'since', 'until', 'cursor']
-        .map((f) =>
-          f === 'cursor' ? (k.where ? 1 : 0) : query[f as keyof typeof query] !== undefined ? 1 : 0,
-        )
+      const shape = (['type', 'actor', 'since', 'until'] as const)
+        .map((f) => (query[f] !== undefined ? 1 : 0))
         .join('');
-      const rows = await sql.read(
-        `rampart_audit_list_${shape}`,
-        `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ${k.order} LIMIT $${params.length + 1}`,
-        [...params, query.limit + 1],
+      const { rows, nextCursor } = await pgKeysetPage(
+        sql,
+        {
+          name: `rampart_audit_list_${shape}`,
+          select: 'SELECT * FROM audit_events',
+          where,
+          params,
+          at: 'at',
+          id: 'id',
+        },
+        query,
       );
-      const { items, nextCursor } = k.page(
-        rows,
-        eventFromRow,
-        (e) => e.at,
-        (e) => e.id,
-      );
-      return { events: items, nextCursor };
+      return { events: rows.map(eventFromRow), nextCursor };
+    },
+    async prune(before) {
+      let removed = 0;
+      for (;;) {
+        const { count } = await sql.write(
+          'rampart_audit_prune',
+          `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT ${PRUNE_BATCH})`,
+          [before],
+        );
+        removed += count;
+        if (count < PRUNE_BATCH) return removed;
+      }
     },
   };
 }
@@ -516,19 +441,19 @@ function postgresRefreshTokenStore(sql: Sql): RefreshTokenStore {
       return [...new Set(rows.map((r) => String(r.family_id)))];
     },
     async list(query) {
-      const k = keyset(query, 'created_at', 'token_hash', 1);
-      const rows = await sql.read(
-        `rampart_refresh_list_${k.where ? 'after' : 'first'}`,
-        `SELECT * FROM refresh_tokens ${k.where ? `WHERE ${k.where}` : ''} ${k.order} LIMIT $${k.params.length + 1}`,
-        [...k.params, query.limit + 1],
+      const { rows, nextCursor } = await pgKeysetPage(
+        sql,
+        {
+          name: 'rampart_refresh_list',
+          select: 'SELECT * FROM refresh_tokens',
+          where: [],
+          params: parameters(),
+          at: 'created_at',
+          id: 'token_hash',
+        },
+        query,
       );
-      const { items, nextCursor } = k.page(
-        rows,
-        (r) => refreshFromRow(r)!,
-        (t) => t.createdAt,
-        (t) => t.tokenHash,
-      );
-      return { tokens: items, nextCursor };
+      return { tokens: rows.map((r) => refreshFromRow(r)!), nextCursor };
     },
   };
 }

@@ -1,43 +1,56 @@
-import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ApiKeyRecord } from 'rampart/internal/api-keys/record.ts';
-import { applyCredits } from 'rampart/internal/api-keys/verify.ts';
-import { decodeCursor, encodeCursor } from 'rampart/internal/lib/cursor.ts';
-import { apiKeyFromRow, apiKeyValues, creditsFromRow } from './rows.ts';
+import { sameCredits, spendShared } from './budgets.ts';
+import { patchKey } from './patches.ts';
+import {
+  API_KEY_COLUMNS,
+  API_KEY_SELECT,
+  apiKeyFromRow,
+  apiKeyValues,
+  creditsFromRow,
+  creditValues,
+} from './rows.ts';
+import { keysetPage, type Row } from './sqlite-page.ts';
 import { transaction } from './sqlite-transaction.ts';
-import type { ApiKeyStore } from './types.ts';
+import type { ApiKeyStore, CreditSpend } from './types.ts';
 
-type Row = Record<string, SQLInputValue>;
+const CREDITS = 'credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max';
+const SET_CREDITS =
+  'credits_remaining = ?, refill_amount = ?, refill_interval_ms = ?, refill_last_at = ?, refill_max = ?';
 
-const _num = (v: SQLInputValue): number | null => (v === null ? null : Number(v));
-
-/** Thrown inside a transaction to roll it back when a compare-and-set fails. */
-class Conflict extends Error {}
-
-/** API keys on SQLite; see `ApiKeyStore` for what is atomic. */
+/**
+ * API keys on SQLite; see `ApiKeyStore` for what is atomic. Every step that reads before it
+ * writes (rotation, patch, spend) is one `BEGIN IMMEDIATE` transaction: it holds the write
+ * lock from its first read, so other connections and processes on the file wait for it.
+ */
 export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
   const insert = db.prepare(
-    `INSERT INTO api_keys (id, hash, hint, prefix, name, owner_id, scopes, created_at, expires_at, last_used_at,
-       revoked_at, metadata, credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max,
-       rate_limit, rate_window_ms, rotated_from)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    `INSERT INTO api_keys (${API_KEY_COLUMNS.join(', ')})
+     VALUES (${API_KEY_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
   );
-  const scheduleEnd = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS ?');
-  const byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
-  const update = db.prepare(
-    `UPDATE api_keys SET
-       revoked_at = CASE WHEN :revokedAt IS NULL THEN revoked_at
-                         WHEN revoked_at IS NULL OR revoked_at > :revokedAt THEN :revokedAt
-                         ELSE revoked_at END,
-       hash = COALESCE(:hash, hash)
-     WHERE id = :id RETURNING *`,
+  const byId = db.prepare(`${API_KEY_SELECT} WHERE k.id = ?`);
+  const identityExists = db.prepare('SELECT 1 AS found FROM identities WHERE id = ?');
+  const rotationOf = db.prepare(
+    'SELECT revoked_at, rotated_to, COALESCE(budget_key_id, id) AS budget, identity_id FROM api_keys WHERE id = ?',
+  );
+  const scheduleEnd = db.prepare('UPDATE api_keys SET revoked_at = ?, rotated_to = ? WHERE id = ?');
+  const writeKey = db.prepare(
+    `UPDATE api_keys SET hash = ?, name = ?, scopes = ?, metadata = ?, expires_at = ?, revoked_at = ?,
+       disabled_at = ? WHERE id = ?`,
+  );
+  const writeBudget = db.prepare(
+    `UPDATE api_keys SET ${SET_CREDITS}, rate_limit = ?, rate_window_ms = ? WHERE id = ?`,
   );
   const touch = db.prepare(
     'UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?',
   );
-  const credits = db.prepare(
-    'SELECT credits_remaining, refill_amount, refill_interval_ms, refill_last_at, refill_max FROM api_keys WHERE id = ?',
+  const spendOf = db.prepare(
+    'SELECT COALESCE(budget_key_id, id) AS budget, identity_id FROM api_keys WHERE id = ?',
   );
-  const setCredits = db.prepare('UPDATE api_keys SET credits_remaining = ?, refill_last_at = ? WHERE id = ?');
+  const keyCredits = db.prepare(`SELECT ${CREDITS} FROM api_keys WHERE id = ?`);
+  const identityCredits = db.prepare(`SELECT ${CREDITS} FROM identities WHERE id = ?`);
+  const setKeyCredits = db.prepare(`UPDATE api_keys SET ${SET_CREDITS} WHERE id = ?`);
+  const setIdentityCredits = db.prepare(`UPDATE identities SET ${SET_CREDITS} WHERE id = ?`);
 
   // One statement per candidate count (one per pepper version, plus one in import mode):
   // prepared once, since a lookup runs on every uncached verification.
@@ -46,7 +59,7 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     let statement = lookups.get(count);
     if (statement === undefined) {
       statement = db.prepare(
-        `SELECT * FROM api_keys WHERE hash IN (${Array.from({ length: count }, () => '?').join(', ')}) LIMIT 1`,
+        `${API_KEY_SELECT} WHERE k.hash IN (${Array.from({ length: count }, () => '?').join(', ')}) LIMIT 1`,
       );
       if (lookups.size < 16) lookups.set(count, statement);
     }
@@ -57,18 +70,25 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
 
   return {
     insert(record, replaces) {
-      if (replaces === undefined) return add(record);
-      try {
-        return transaction(db, () => {
-          if (!add(record)) return false;
-          const moved = scheduleEnd.run(replaces.revokedAt, replaces.id, replaces.expectedRevokedAt);
-          if (moved.changes !== 1) throw new Conflict();
-          return true;
-        });
-      } catch (error) {
-        if (error instanceof Conflict) return false;
-        throw error;
+      if (replaces === undefined) {
+        if (!record.identityId) return add(record);
+        return transaction(db, () => identityExists.get(record.identityId!) !== undefined && add(record));
       }
+      return transaction(db, () => {
+        const old = rotationOf.get(replaces.id) as Row | undefined;
+        if (old === undefined || old.rotated_to !== null) return false;
+        if ((old.revoked_at === null ? null : Number(old.revoked_at)) !== replaces.expectedRevokedAt)
+          return false;
+        const successor: ApiKeyRecord = {
+          ...record,
+          rotatedFrom: replaces.id,
+          budgetKeyId: String(old.budget),
+          identityId: old.identity_id === null ? null : String(old.identity_id),
+        };
+        if (!add(successor)) return false;
+        scheduleEnd.run(replaces.revokedAt, record.id, replaces.id);
+        return true;
+      });
     },
     findByHash(hashes) {
       if (hashes.length === 0) return undefined;
@@ -77,29 +97,43 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     get: (id) => apiKeyFromRow(byId.get(id) as Row | undefined),
     list(query) {
       const where: string[] = [];
-      const params: SQLInputValue[] = [];
-      if (query.ownerId === null) where.push('owner_id IS NULL');
-      else if (query.ownerId !== undefined) where.push('owner_id = ?') && params.push(query.ownerId);
-      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (cursor) {
-        where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-        params.push(cursor.at, cursor.at, cursor.id);
-      }
-      const sql = `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, id DESC LIMIT ?`;
-      const rows = db.prepare(sql).all(...params, query.limit + 1) as Row[];
-      const keys = rows.slice(0, query.limit).map((row) => apiKeyFromRow(row)!);
-      const last = keys.at(-1);
-      return {
-        keys,
-        nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
-      };
+      const params: string[] = [];
+      if (query.ownerId === null) where.push('k.owner_id IS NULL');
+      else if (query.ownerId !== undefined) where.push('k.owner_id = ?') && params.push(query.ownerId);
+      if (query.identityId !== undefined) where.push('k.identity_id = ?') && params.push(query.identityId);
+      const { rows, nextCursor } = keysetPage(
+        db,
+        { select: API_KEY_SELECT, where, params, at: 'k.created_at', id: 'k.id' },
+        query,
+      );
+      return { keys: rows.map((row) => apiKeyFromRow(row)!), nextCursor };
     },
     update(id, patch) {
-      const row = update.get({ id, revokedAt: patch.revokedAt ?? null, hash: patch.hash ?? null }) as
-        | Row
-        | undefined;
-      return apiKeyFromRow(row);
+      return transaction(db, () => {
+        const row = byId.get(id) as Row | undefined;
+        const current = apiKeyFromRow(row);
+        if (current === undefined) return undefined;
+        const next = patchKey(current, patch);
+        writeKey.run(
+          next.hash,
+          next.name,
+          JSON.stringify(next.scopes),
+          JSON.stringify(next.metadata),
+          next.expiresAt,
+          next.revokedAt,
+          next.disabledAt ?? null,
+          id,
+        );
+        if (row!.budget_id !== null && (patch.credits !== undefined || patch.rateLimit !== undefined)) {
+          writeBudget.run(
+            ...creditValues(next.credits),
+            next.rateLimit?.limit ?? null,
+            next.rateLimit?.windowMs ?? null,
+            String(row!.budget_id),
+          );
+        }
+        return apiKeyFromRow(byId.get(id) as Row);
+      });
     },
     touchMany(entries) {
       if (entries.size === 0) return;
@@ -109,19 +143,26 @@ export function sqliteApiKeyStore(db: DatabaseSync): ApiKeyStore {
     },
     spendCredits(id, cost, now) {
       return transaction(db, () => {
-        const row = credits.get(id) as Row | undefined;
-        if (!row) return undefined;
-        const current = creditsFromRow(row);
-        if (current === null) return { allowed: true, remaining: null };
-        const outcome = applyCredits(current, now, cost);
-        const next = outcome.credits!;
-        if (
-          next.remaining !== current.remaining ||
-          next.refill?.lastRefillAt !== current.refill?.lastRefillAt
-        ) {
-          setCredits.run(next.remaining, next.refill?.lastRefillAt ?? null, id);
-        }
-        return { allowed: outcome.allowed, remaining: next.remaining };
+        const key = spendOf.get(id) as Row | undefined;
+        if (!key) return undefined;
+        const budgetRow = keyCredits.get(String(key.budget)) as Row | undefined;
+        const identityId = key.identity_id === null ? undefined : String(key.identity_id);
+        const identityRow =
+          identityId === undefined ? undefined : (identityCredits.get(identityId) as Row | undefined);
+        const budget = budgetRow ? creditsFromRow(budgetRow) : { remaining: 0 };
+        const identity =
+          identityId === undefined ? undefined : identityRow ? creditsFromRow(identityRow) : { remaining: 0 };
+        const outcome = spendShared(budget, identity, cost, now);
+        if (budgetRow && !sameCredits(budget, outcome.budget))
+          setKeyCredits.run(...creditValues(outcome.budget), String(key.budget));
+        if (identityRow && outcome.identity !== undefined && !sameCredits(identity!, outcome.identity))
+          setIdentityCredits.run(...creditValues(outcome.identity), identityId!);
+        const answer: CreditSpend = {
+          allowed: outcome.allowed,
+          remaining: outcome.budget?.remaining ?? null,
+        };
+        if (outcome.identity !== undefined) answer.identityRemaining = outcome.identity?.remaining ?? null;
+        return answer;
       });
     },
   };

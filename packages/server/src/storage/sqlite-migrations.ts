@@ -87,4 +87,75 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
     CREATE INDEX api_keys_created ON api_keys (created_at DESC, id DESC);
     CREATE INDEX api_keys_owner ON api_keys (owner_id, created_at DESC, id DESC);`,
   },
+  {
+    // The admin plane's accounts: disabling (an instant, NULL while enabled), and the lookup
+    // behind "never remove the last enabled admin".
+    id: '040_user_admin',
+    sql: `ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+    CREATE INDEX users_role ON users (role, disabled_at);`,
+  },
+  {
+    // Keys that change: disabling, the identity a key belongs to, and one budget per rotation
+    // chain (budget_key_id names the row holding the credits and limit; NULL: the key's own).
+    // rotated_to makes "rotated once" a compare-and-set; keys rotated before it get their
+    // newest successor, so they cannot be rotated a second time either. Chains made before it
+    // keep their separate balances (merging them would pick one balance over another).
+    id: '041_api_key_lifecycle',
+    sql: `ALTER TABLE api_keys ADD COLUMN rotated_to TEXT;
+    ALTER TABLE api_keys ADD COLUMN disabled_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN identity_id TEXT;
+    ALTER TABLE api_keys ADD COLUMN budget_key_id TEXT;
+    CREATE INDEX api_keys_rotated_from ON api_keys (rotated_from);
+    UPDATE api_keys SET rotated_to = (
+      SELECT s.id FROM api_keys s WHERE s.rotated_from = api_keys.id ORDER BY s.created_at DESC, s.id DESC LIMIT 1)
+    WHERE EXISTS (SELECT 1 FROM api_keys s WHERE s.rotated_from = api_keys.id);
+    CREATE INDEX api_keys_identity ON api_keys (identity_id, created_at DESC, id DESC);`,
+  },
+  {
+    // Plans and identities. JSON text for lists and metadata; an identity's shared credits are
+    // columns like a key's, so a spend is one row update inside the key's transaction.
+    id: '042_plans_identities',
+    sql: `CREATE TABLE plans (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      rate_limits TEXT NOT NULL,
+      credits TEXT,
+      metadata TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX plans_created ON plans (created_at DESC, id DESC);
+    CREATE TABLE identities (
+      id TEXT PRIMARY KEY,
+      external_id TEXT NOT NULL UNIQUE,
+      name TEXT NOT NULL,
+      metadata TEXT NOT NULL,
+      plan_id TEXT,
+      overrides TEXT NOT NULL,
+      credits_remaining INTEGER,
+      refill_amount INTEGER,
+      refill_interval_ms INTEGER,
+      refill_last_at INTEGER,
+      refill_max INTEGER,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX identities_created ON identities (created_at DESC, id DESC);
+    CREATE INDEX identities_plan ON identities (plan_id, created_at DESC, id DESC);`,
+  },
+  {
+    // Verification counts: one row per subject (a key or an identity), granularity, bucket
+    // and outcome, added to by upserts.
+    id: '043_usage',
+    sql: `CREATE TABLE usage_counts (
+      subject_kind TEXT NOT NULL CHECK (subject_kind IN ('key', 'identity')),
+      subject_id TEXT NOT NULL,
+      granularity TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day')),
+      bucket_start INTEGER NOT NULL,
+      outcome TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      PRIMARY KEY (subject_kind, subject_id, granularity, bucket_start, outcome)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX usage_counts_prune ON usage_counts (granularity, bucket_start);`,
+  },
 ];

@@ -2,19 +2,20 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { decodeCursor, encodeCursor } from 'rampart/internal/lib/cursor.ts';
-import { eventFromRow, refreshFromRow, userFromRow } from './rows.ts';
+import { eventFromRow, PRUNE_BATCH, refreshFromRow } from './rows.ts';
 import { sqliteApiKeyStore } from './sqlite-api-keys.ts';
+import { sqliteIdentityStore, sqlitePlanStore } from './sqlite-identities.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+import { keysetPage, type Row } from './sqlite-page.ts';
 import { transaction } from './sqlite-transaction.ts';
+import { sqliteUsageStore } from './sqlite-usage.ts';
+import { sqliteUserAdminStore, sqliteUserStore } from './sqlite-users.ts';
 import type {
-  AuditStore,
-  PageQuery,
+  PrunableAuditStore,
   RefreshTokenRecord,
   RefreshTokenStore,
   Storage,
   TtlStore,
-  UserPatch,
-  UserStore,
 } from './types.ts';
 
 export interface SqliteStorageOptions {
@@ -46,10 +47,14 @@ export function sqliteStorage(options: SqliteStorageOptions): Storage {
   return {
     kind: 'sqlite',
     users: sqliteUserStore(db),
+    userAdmin: sqliteUserAdminStore(db),
     audit: sqliteAuditStore(db),
     ttl: sqliteTtlStore(db),
     refreshTokens: sqliteRefreshTokenStore(db),
     apiKeys: sqliteApiKeyStore(db),
+    identities: sqliteIdentityStore(db),
+    plans: sqlitePlanStore(db),
+    usage: sqliteUsageStore(db),
     ping() {
       db.prepare('SELECT 1').get();
     },
@@ -82,82 +87,13 @@ function migrate(db: DatabaseSync): void {
 
 export { transaction };
 
-type Row = Record<string, SQLInputValue>;
-
-function sqliteUserStore(db: DatabaseSync): UserStore {
-  const insert = db.prepare(
-    `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`,
-  );
-  const byId = db.prepare('SELECT * FROM users WHERE id = ?');
-  const byEmail = db.prepare('SELECT * FROM users WHERE email_key = ?');
-  const count = db.prepare('SELECT COUNT(*) AS n FROM users');
-  const columns: Record<keyof UserPatch, string> = {
-    name: 'name',
-    role: 'role',
-    passwordHash: 'password_hash',
-    notBefore: 'not_before',
-  };
-  return {
-    create(u) {
-      const result = insert.run(
-        u.id,
-        u.email,
-        u.emailKey,
-        u.name,
-        u.role,
-        u.passwordHash,
-        u.createdAt,
-        u.updatedAt,
-        u.notBefore,
-      );
-      return result.changes === 1 ? 'created' : 'email_taken';
-    },
-    getById: (id) => userFromRow(byId.get(id) as Row | undefined),
-    getByEmailKey: (key) => userFromRow(byEmail.get(key) as Row | undefined),
-    update(id, patch, now) {
-      const keys = (Object.keys(patch) as Array<keyof UserPatch>).filter((k) => Object.hasOwn(columns, k));
-      const sets = keys.map((k) => `${columns[k]} = ?`).concat('updated_at = ?');
-      const values = keys.map((k) => (patch[k] ?? null) as SQLInputValue);
-      const result = db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = ?`).run(...values, now, id);
-      return result.changes === 1;
-    },
-    count: () => Number((count.get() as Row).n),
-    list(query) {
-      const { rows, nextCursor } = pageOf(db, 'users', 'id', query);
-      return { users: rows.map((row) => userFromRow(row)!), nextCursor };
-    },
-  };
-}
-
-/** One page of `table`, newest first on (created_at, idColumn), and the cursor of the next. */
-function pageOf(
-  db: DatabaseSync,
-  table: 'users' | 'refresh_tokens',
-  idColumn: 'id' | 'token_hash',
-  query: PageQuery,
-): { rows: Row[]; nextCursor: string | null } {
-  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  const where = cursor ? `WHERE created_at < ? OR (created_at = ? AND ${idColumn} < ?)` : '';
-  const params: SQLInputValue[] = cursor ? [cursor.at, cursor.at, cursor.id] : [];
-  const rows = db
-    .prepare(`SELECT * FROM ${table} ${where} ORDER BY created_at DESC, ${idColumn} DESC LIMIT ?`)
-    .all(...params, query.limit + 1) as Row[];
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    rows: page,
-    nextCursor:
-      rows.length > query.limit && last
-        ? encodeCursor(Number(last.created_at), String(last[idColumn]))
-        : null,
-  };
-}
-
-function sqliteAuditStore(db: DatabaseSync): AuditStore {
+function sqliteAuditStore(db: DatabaseSync): PrunableAuditStore {
   const insert = db.prepare(
     `INSERT INTO audit_events (id, type, at, actor, ip, request_id, outcome, detail, count)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const prune = db.prepare(
+    `DELETE FROM audit_events WHERE rowid IN (SELECT rowid FROM audit_events WHERE at < ? LIMIT ${PRUNE_BATCH})`,
   );
   return {
     append(events) {
@@ -197,6 +133,14 @@ function sqliteAuditStore(db: DatabaseSync): AuditStore {
         events,
         nextCursor: rows.length > query.limit && last ? encodeCursor(last.at, last.id) : null,
       };
+    },
+    prune(before) {
+      let removed = 0;
+      for (;;) {
+        const n = Number(prune.run(before).changes);
+        removed += n;
+        if (n < PRUNE_BATCH) return removed;
+      }
     },
   };
 }
@@ -283,7 +227,11 @@ function sqliteRefreshTokenStore(db: DatabaseSync): RefreshTokenStore {
       ...new Set((revokeUser.all(now, userId) as Row[]).map((r) => String(r.family_id))),
     ],
     list(query) {
-      const { rows, nextCursor } = pageOf(db, 'refresh_tokens', 'token_hash', query);
+      const { rows, nextCursor } = keysetPage(
+        db,
+        { select: 'SELECT * FROM refresh_tokens', at: 'created_at', id: 'token_hash' },
+        query,
+      );
       return { tokens: rows.map((row) => refreshFromRow(row)!), nextCursor };
     },
   };

@@ -1,4 +1,10 @@
-import type { ApiKeyRecord } from 'rampart/internal/api-keys/record.ts';
+import type {
+  ApiKeyCredits,
+  ApiKeyRateLimit,
+  ApiKeyRecord,
+  CreditRefill,
+} from 'rampart/internal/api-keys/record.ts';
+import type { KeyVerificationCode } from 'rampart/internal/api-keys/verify.ts';
 import type { AuditStore } from 'rampart/internal/audit/events.ts';
 import type { Awaitable } from 'rampart/internal/lib/types.ts';
 import type { RefreshTokenRecord } from 'rampart/internal/tokens/refresh-token.ts';
@@ -12,7 +18,14 @@ export type {
   AuditQuery,
   AuditStore,
 } from 'rampart/internal/audit/events.ts';
-export type { ApiKeyRecord, RefreshTokenRecord, SigningKeyRecord };
+export type {
+  ApiKeyCredits,
+  ApiKeyRateLimit,
+  ApiKeyRecord,
+  CreditRefill,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+};
 
 /**
  * Rampart's storage interfaces. Each is small, returns `Awaitable` so the memory store stays
@@ -36,6 +49,8 @@ export interface UserRecord {
   updatedAt: number;
   /** Tokens issued before this instant (epoch ms) are refused: set on password change/reset. */
   notBefore: number | null;
+  /** When an administrator disabled the account; absent while it is enabled. */
+  disabledAt?: number;
 }
 
 export type UserPatch = Partial<Pick<UserRecord, 'name' | 'role' | 'passwordHash' | 'notBefore'>>;
@@ -60,6 +75,49 @@ export interface UserStore {
   count(): Awaitable<number>;
   /** Newest first, keyset-paginated on (createdAt, id). */
   list(query: PageQuery): Awaitable<{ users: UserRecord[]; nextCursor: string | null }>;
+}
+
+/** What `UserAdminStore.search` filters on; every filter given must match. */
+export interface UserSearchQuery extends PageQuery {
+  /** The start of the (lower-cased) address: `ada@` or `ada@exa`. */
+  emailPrefix?: string;
+  /** A part of the name, case-insensitive for ASCII letters (other characters match exactly). */
+  nameContains?: string;
+  role?: Role;
+  /** `true`: only disabled accounts; `false`: only enabled ones. */
+  disabled?: boolean;
+}
+
+export interface UserPage {
+  users: UserRecord[];
+  nextCursor: string | null;
+}
+
+/**
+ * What an administrative change answers: the account after it (before it, for a deletion),
+ * or why nothing changed. `LAST_ADMIN`: the change would leave no enabled admin.
+ */
+export type UserChange = { ok: true; user: UserRecord } | { ok: false; code: 'NOT_FOUND' | 'LAST_ADMIN' };
+
+/**
+ * Accounts as the admin plane manages them (the same rows as `UserStore`).
+ *
+ * Atomicity: `setRole`, `setDisabled` and `delete` each run as one transaction that refuses
+ * (`LAST_ADMIN`, nothing written) a change taking away the last enabled admin. On SQLite the
+ * write lock serialises them; on PostgreSQL each locks every enabled admin row first, so of
+ * two admins demoting each other at the same instant exactly one succeeds. `delete` removes
+ * the account and its refresh tokens together; API keys it owns are the service's to revoke.
+ */
+export interface UserAdminStore {
+  /** Newest first, keyset-paginated on (createdAt, id), filtered. */
+  search(query: UserSearchQuery): Awaitable<UserPage>;
+  setRole(id: string, role: Role, now: number): Awaitable<UserChange>;
+  /** Disables (`disabledAt = now`, kept if already set) or enables an account. */
+  setDisabled(id: string, disabled: boolean, now: number): Awaitable<UserChange>;
+  /** Deletes the account and its refresh tokens; answers the account as it was. */
+  delete(id: string): Awaitable<UserChange>;
+  /** Admins that are not disabled. */
+  countAdmins(): Awaitable<number>;
 }
 
 /**
@@ -100,6 +158,8 @@ export interface RefreshTokenStore {
 export interface ApiKeyListQuery {
   /** Only the keys of this owner; `null` for keys without an owner (admin keys); absent for every key. */
   ownerId?: string | null;
+  /** Only the keys of this identity. */
+  identityId?: string;
   /** 1–500. */
   limit: number;
   /** Opaque cursor from a previous page. */
@@ -112,16 +172,41 @@ export interface ApiKeyPage {
 }
 
 /**
- * What `update` may change. `revokedAt` only ever moves earlier: a key revoked at (or
- * scheduled for) time t is never given a later end, so a late request cannot lengthen a
- * revocation or a rotation's grace. `hash` re-hashes a key under a new pepper version.
+ * A change to a balance of credits (a key's budget, an identity's shared credits); `null`
+ * removes the credits (unlimited). Otherwise, in this order: `remaining` sets the balance,
+ * `increment` adds to it (negative takes away, never below 0; a holder without credits
+ * starts from 0), and `refill` sets (`null`: removes) the refill rule, whose `lastRefillAt`
+ * starts the new phase. Values are the caller's to validate (`checkKeySettings`).
+ */
+export type CreditsPatch = null | {
+  remaining?: number;
+  increment?: number;
+  refill?: CreditRefill | null;
+};
+
+/**
+ * What `update` may change; absent fields stay. `revokedAt` only ever moves earlier: a key
+ * revoked at (or scheduled for) time t is never given a later end, so a late request cannot
+ * lengthen a revocation or a rotation's grace. `hash` re-hashes a key under a new pepper
+ * version. `disabledAt` disables (an instant) or enables (`null`). `credits` and `rateLimit`
+ * change the key's budget, which its rotation chain shares (`budgetKeyId`).
  */
 export interface ApiKeyPatch {
   revokedAt?: number;
   hash?: string;
+  name?: string;
+  metadata?: Record<string, unknown>;
+  scopes?: string[];
+  expiresAt?: number | null;
+  disabledAt?: number | null;
+  rateLimit?: ApiKeyRateLimit | null;
+  credits?: CreditsPatch;
 }
 
-/** A rotation's change to the old key, applied only if nobody changed it since it was read. */
+/**
+ * A rotation's change to the old key, applied only if the key was never rotated and nobody
+ * changed its end since it was read. The store sets the old key's `rotatedTo` with it.
+ */
 export interface ApiKeyReplacement {
   id: string;
   /** The old key's `revokedAt` as the caller read it (compare-and-set). */
@@ -130,26 +215,43 @@ export interface ApiKeyReplacement {
   revokedAt: number;
 }
 
-/** What `spendCredits` answers: whether the use may go on, and the balance after it. */
+/** What `spendCredits` answers: whether the use may go on, and the balances after it. */
 export interface CreditSpend {
   allowed: boolean;
-  /** Credits left after this call; `null` for a key without credits (unlimited). */
+  /** The key's budget after this call; `null` for a key without credits (unlimited). */
   remaining: number | null;
+  /**
+   * For a key of an identity: the identity's shared credits after this call (`null`:
+   * unlimited). A refusal with `remaining` ≥ the cost was the identity's.
+   */
+  identityRemaining?: number | null;
 }
 
 /**
- * API keys, stored by hash (the key itself never is). Records are returned as copies.
+ * API keys, stored by hash (the key itself never is). Records are returned as copies, with
+ * `credits` and `rateLimit` as the key's budget holds them (the first key of its rotation
+ * chain, `budgetKeyId`); a key whose budget row is missing answers `{ remaining: 0 }` credits
+ * (fail closed).
  *
  * Atomicity:
  * - `insert` writes nothing and answers false when a key with the same id or hash exists
- *   (so two instances bootstrapping one admin key cannot both add it).
+ *   (so two instances bootstrapping one admin key cannot both add it), or when its
+ *   `identityId` names no identity (checked under the identity's row lock, so a key cannot
+ *   slip in beside a concurrent identity deletion).
  * - `insert` with `replaces` is one transaction: the new key is written and the old key's
- *   `revokedAt` set only if it still equals `expectedRevokedAt`; otherwise nothing is written
- *   and it answers false. Of two simultaneous rotations of one key exactly one wins.
- * - `update` is one statement per key (`revokedAt = min(old, new)`).
- * - `spendCredits` refills and spends in one transaction (SQLite `BEGIN IMMEDIATE`, which
- *   also serialises other processes on the same file): two requests, on one instance or on
- *   several, can never spend the same credit.
+ *   `revokedAt` and `rotatedTo` set only if the old key was not rotated yet and its
+ *   `revokedAt` still equals `expectedRevokedAt`; otherwise nothing is written and it answers
+ *   false. A key is rotated once: of simultaneous rotations exactly one wins, and a later one
+ *   loses too. The successor's `budgetKeyId` and `identityId` are taken from the old key's
+ *   row inside the transaction, whatever the record says, so a rotation can neither copy a
+ *   balance nor leave its identity's budget.
+ * - `update` is one transaction holding the key's row (and its budget's) while it reads and
+ *   writes, so concurrent patches and spends lose no update (`revokedAt = min(old, new)`).
+ * - `spendCredits` refills and spends the budget row's credits, and the identity's shared
+ *   credits when the key has an identity, in one transaction (SQLite `BEGIN IMMEDIATE`, which
+ *   also serialises other processes on the same file; PostgreSQL row locks, key budget before
+ *   identity): both are spent or neither, and two requests, on one instance or on several,
+ *   can never spend the same credit.
  * - `touchMany` writes a batch in one transaction; `lastUsedAt` only ever moves forward, so
  *   two instances flushing out of order leave the later time.
  */
@@ -166,10 +268,194 @@ export interface ApiKeyStore {
   /** Writes a batch of last-use times (key id → epoch ms). Unknown ids are ignored. */
   touchMany(entries: ReadonlyMap<string, number>): Awaitable<void>;
   /**
-   * Refills what is due at `now` and spends `cost` credits if that many remain (see
-   * `applyCredits`). Undefined when there is no such key.
+   * Refills what is due at `now` and spends `cost` credits from the key's budget and from its
+   * identity's shared credits, if both have that many (see `applyCredits`). Undefined when
+   * there is no such key.
    */
   spendCredits(id: string, cost: number, now: number): Awaitable<CreditSpend | undefined>;
+}
+
+/** A rate limit of a plan or an identity; `name` tells several apart (`'burst'`, `'daily'`). */
+export interface RateLimitSpec {
+  name?: string;
+  limit: number;
+  windowMs: number;
+}
+
+/** A plan's credits: `amount` granted at the start, then refilled by `refill`. */
+export interface PlanCredits {
+  amount: number;
+  refill?: { amount: number; intervalMs: number; max?: number };
+}
+
+/** Limits a plan sets, and what an identity's `overrides` replace field by field. */
+export interface PlanLimits {
+  rateLimits?: RateLimitSpec[];
+  /** `null`: no credits (unlimited). */
+  credits?: PlanCredits | null;
+}
+
+/** A plan: named limits that identities subscribe to. */
+export interface PlanRecord {
+  /** `pln_` and 22 base62 characters. */
+  id: string;
+  /** Unique (exact, case-sensitive). */
+  name: string;
+  rateLimits: RateLimitSpec[];
+  credits: PlanCredits | null;
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * An owner of keys (a customer, a team, a service): what its keys share. Times are epoch ms.
+ * The limits in force are `overrides` field by field, else the plan's (`effectiveLimits`).
+ */
+export interface IdentityRecord {
+  /** `idt_` and 22 base62 characters. */
+  id: string;
+  /** The caller's own id for it (a customer number, a tenant slug); unique. */
+  externalId: string;
+  name: string;
+  metadata: Record<string, unknown>;
+  planId: string | null;
+  /** What replaces the plan's limits for this identity (with no plan: its only limits). */
+  overrides: PlanLimits;
+  /** The balance every key of the identity spends (`null`: unlimited). */
+  credits: ApiKeyCredits | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What `IdentityStore.update` may change; absent fields stay. */
+export interface IdentityPatch {
+  externalId?: string;
+  name?: string;
+  metadata?: Record<string, unknown>;
+  planId?: string | null;
+  overrides?: PlanLimits;
+  credits?: CreditsPatch;
+}
+
+export interface IdentityListQuery extends PageQuery {
+  /** Only the identities on this plan; `null` for those on none. */
+  planId?: string | null;
+}
+
+export interface IdentityPage {
+  identities: IdentityRecord[];
+  nextCursor: string | null;
+}
+
+export type IdentityChange =
+  | { ok: true; identity: IdentityRecord }
+  | { ok: false; code: 'NOT_FOUND' | 'EXTERNAL_ID_TAKEN' | 'PLAN_NOT_FOUND' | 'IN_USE' };
+
+/**
+ * Identities. Spending their shared credits is `ApiKeyStore.spendCredits` on any of their
+ * keys (one transaction with the key's own budget).
+ *
+ * Atomicity:
+ * - `create` writes nothing and answers `EXTERNAL_ID_TAKEN` when the external id exists
+ *   (unique index: of concurrent creates exactly one wins), or `PLAN_NOT_FOUND` when `planId`
+ *   names no plan (checked under the plan's row lock, against a concurrent plan deletion).
+ * - `update` is one transaction holding the identity's row: a credits increment and a
+ *   concurrent spend both land.
+ * - `delete` refuses (`IN_USE`) while a key of the identity is live at `now` (not revoked);
+ *   the check and the deletion hold the identity's row, so no key can be added between them.
+ */
+export interface IdentityStore {
+  create(identity: IdentityRecord): Awaitable<IdentityChange>;
+  /** By id, or by external id. */
+  get(ref: string | { externalId: string }): Awaitable<IdentityRecord | undefined>;
+  /** Newest first, keyset-paginated on (createdAt, id). */
+  list(query: IdentityListQuery): Awaitable<IdentityPage>;
+  update(id: string, patch: IdentityPatch, now: number): Awaitable<IdentityChange>;
+  delete(id: string, now: number): Awaitable<IdentityChange>;
+}
+
+export type PlanPatch = Partial<Pick<PlanRecord, 'name' | 'rateLimits' | 'credits' | 'metadata'>>;
+
+export interface PlanPage {
+  plans: PlanRecord[];
+  nextCursor: string | null;
+}
+
+export type PlanChange =
+  | { ok: true; plan: PlanRecord }
+  | { ok: false; code: 'NOT_FOUND' | 'NAME_TAKEN' | 'IN_USE' };
+
+/**
+ * Plans. A plan's limits are read when they apply (an identity stores no copy), so a change
+ * reaches every subscriber at once.
+ *
+ * Atomicity: names are unique (of concurrent creates or renames to one name exactly one
+ * wins, `NAME_TAKEN`); `delete` refuses (`IN_USE`) while an identity is on the plan, under
+ * the plan's row lock, so no identity can subscribe between the check and the deletion.
+ */
+export interface PlanStore {
+  create(plan: PlanRecord): Awaitable<PlanChange>;
+  /** By id, or by name. */
+  get(ref: string | { name: string }): Awaitable<PlanRecord | undefined>;
+  /** Newest first, keyset-paginated on (createdAt, id). */
+  list(query: PageQuery): Awaitable<PlanPage>;
+  update(id: string, patch: PlanPatch, now: number): Awaitable<PlanChange>;
+  delete(id: string): Awaitable<PlanChange>;
+}
+
+/** The sizes of usage buckets, aligned on UTC epoch multiples. */
+export type UsageGranularity = 'minute' | 'hour' | 'day';
+
+/** Verifications of one key (and its identity) with one outcome at one time. */
+export interface UsageEntry {
+  keyId: string;
+  /** The key's identity, counted as well; absent or `null` for none. */
+  identityId?: string | null;
+  outcome: KeyVerificationCode;
+  /** Epoch ms of the verifications (they fall in the buckets holding this instant). */
+  at: number;
+  /** How many; default 1. */
+  count?: number;
+}
+
+/** One bucket of usage: its start and the verifications in it by outcome. */
+export interface UsageBucket {
+  /** Epoch ms, a multiple of the granularity. */
+  start: number;
+  total: number;
+  outcomes: Partial<Record<KeyVerificationCode, number>>;
+}
+
+export type UsageQuery = ({ keyId: string } | { identityId: string }) & {
+  granularity: UsageGranularity;
+  /** Buckets starting at or after this instant (epoch ms). */
+  since: number;
+  /** Buckets starting before this instant (epoch ms). */
+  until: number;
+};
+
+/**
+ * Verification counts per key and per identity, by outcome, in minute, hour and day buckets.
+ *
+ * Atomicity: `add` is one upsert that adds to the stored counts (never overwrites) in one
+ * transaction, so several instances adding at once sum exactly; entries of one batch that
+ * share a bucket are summed first. `prune` deletes in batches (each atomic), so retention
+ * never holds a long lock.
+ */
+export interface UsageStore {
+  /** Counts a batch of entries into every granularity. */
+  add(entries: readonly UsageEntry[]): Awaitable<void>;
+  /** Buckets with any count, oldest first. */
+  read(query: UsageQuery): Awaitable<UsageBucket[]>;
+  /** Deletes buckets of `granularity` starting before `before`; answers how many. */
+  prune(before: number, granularity: UsageGranularity): Awaitable<number>;
+}
+
+/** The audit trail with retention. */
+export interface PrunableAuditStore extends AuditStore {
+  /** Deletes events before `before` (epoch ms), in batches; answers how many. */
+  prune(before: number): Awaitable<number>;
 }
 
 /**
@@ -211,10 +497,15 @@ export interface SigningKeyStore {
 export interface Storage {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
   readonly users: UserStore;
-  readonly audit: AuditStore;
+  /** Search, roles, disabling and deletion of accounts (the admin plane). */
+  readonly userAdmin: UserAdminStore;
+  readonly audit: PrunableAuditStore;
   readonly ttl: TtlStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly apiKeys: ApiKeyStore;
+  readonly identities: IdentityStore;
+  readonly plans: PlanStore;
+  readonly usage: UsageStore;
   /**
    * Signing keys, on storage that several hosts share (PostgreSQL). Absent on single-host
    * storage, where the keys stay in the data dir's 0600 file.
