@@ -17,6 +17,7 @@ const COMMANDS = [
   'migrate',
   'export',
   'import',
+  'doctor',
   'completion',
   'help',
   'version',

@@ -21,6 +21,7 @@ const COMMANDS = [
   'migrate',
   'export',
   'import',
+  'doctor',
   'completion',
   'help',
   'version',
@@ -123,7 +124,7 @@ test('an unknown config key is answered with the nearest known one, on serve and
   const dir = tempDir();
   const file = join(dir, 'rampart.json');
   writeFileSync(file, JSON.stringify({ cors: { orgins: ['https://app.example.com'] }, tokns: {} }));
-  for (const args of [['serve'], ['serve', '--config', file], ['keys', 'list']]) {
+  for (const args of [['serve'], ['serve', '--config', file], ['keys', 'list'], ['doctor']]) {
     const run = rampart(args, { env: { RAMPART_DATA_DIR: join(dir, 'data'), RAMPART_CONFIG: file } });
     assert.notEqual(run.code, 0, args.join(' '));
     assert.match(

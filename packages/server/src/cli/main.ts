@@ -9,6 +9,7 @@ import { parseFlags, wantsHelp } from './args.ts';
 import { AUDIT_COMMAND } from './audit.ts';
 import type { Command, Io } from './command.ts';
 import { bashCompletion, zshCompletion } from './completion.ts';
+import { DOCTOR_COMMAND } from './doctor.ts';
 import { EXPORT_COMMAND } from './export.ts';
 import { IMPORT_COMMAND } from './import.ts';
 import { KEYS_COMMAND } from './keys.ts';
@@ -83,6 +84,7 @@ export const COMMANDS: readonly Command[] = [
   MIGRATE_COMMAND,
   EXPORT_COMMAND,
   IMPORT_COMMAND,
+  DOCTOR_COMMAND,
   COMPLETION_COMMAND,
   HELP_COMMAND,
   VERSION_COMMAND,
