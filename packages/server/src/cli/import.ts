@@ -226,6 +226,11 @@ export async function importCommand(argv: string[], io: Io): Promise<void> {
   const { values } = parseFlags('import', argv, OPTIONS);
   const config = loadCliConfig(io.env);
   if (values.in !== undefined && !existsSync(values.in)) throw new UsageError(`import: no file ${values.in}`);
+  // Waiting on a terminal for an export to be typed in helps nobody.
+  if (values.in === undefined && process.stdin.isTTY)
+    throw new UsageError(
+      'import: give the export on stdin (rampart import < backup.jsonl) or with --in <file>',
+    );
   let spool: { path: string; dir: string } | undefined;
   let interrupted = false;
   const onSignal = () => {
