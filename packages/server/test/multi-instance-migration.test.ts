@@ -99,7 +99,8 @@ test('a SQLite deployment moved to PostgreSQL keeps its accounts, keys, sessions
   const jwksBefore = (await call(sqlite, 'GET', '/.well-known/jwks.json')).json;
   await stop(sqlite);
 
-  const exported = cli(['export'], { RAMPART_DATA_DIR: oldDir });
+  // To stdout, secrets (password hashes, signing keys) come only on request: this goes into a pipe.
+  const exported = cli(['export', '--include-secrets'], { RAMPART_DATA_DIR: oldDir });
   assert.equal(exported.status, 0, exported.stderr);
   const lines = exported.stdout.trim().split('\n');
   assert.equal(JSON.parse(lines[0]!).source, 'sqlite');

@@ -20,7 +20,7 @@
 import type { KeyDecision } from '../api-keys/verify.ts';
 import { RampartError } from '../errors.ts';
 import type { Awaitable } from '../lib/types.ts';
-import type { BlockCheck } from '../rate-limit/limiter.ts';
+import type { BlockCheck, Reservation } from '../rate-limit/limiter.ts';
 import type { AccessTokenResult } from '../tokens/access-token.ts';
 import { limitRequest, type PolicyContext } from './context.ts';
 import { extractCredential } from './credentials.ts';
@@ -60,6 +60,8 @@ export interface Verifiers {
 
 const AUTHENTICATE_KEYS = new Set(['accept', 'roles', 'scopes']);
 const DEFAULT_PREFIXES = ['rk_live_'];
+/** The most reservations shared at once (a bound, like every per-address structure). */
+const MAX_IN_FLIGHT = 10_000;
 /** A key's own limits: a valid key over them is told to wait, not that it is bad. */
 const KEY_LIMITS = new Set(['RATE_LIMITED', 'USAGE_EXCEEDED']);
 
@@ -186,7 +188,10 @@ export function authenticateStep(
     // The failure budget, before any verification.
     const secret = kind === 'bearer' ? credential.token : credential.key;
     const known = kind === 'bearer' ? bearer!.isCached(secret) : apiKey!.isKnown(secret);
-    let reservation: Awaited<ReturnType<NonNullable<typeof failures>['address']['reserve']>> | undefined;
+    let reservation: Reservation | undefined;
+    // Set when this request made a shared reservation; `piggyback` when it rides on another's.
+    let flight: string | undefined;
+    let piggyback = false;
     if (failures !== undefined) {
       const request = limitRequest(view, ip);
       if (known) {
@@ -195,12 +200,44 @@ export function authenticateStep(
           if (check.blocked) return blockedAnswer(view, check);
         }
       } else {
-        reservation = await failures.address.reserve(request);
-        if (!reservation.allowed) return blockedAnswer(view, reservation);
+        const key = `${ip} ${secret}`;
+        let pending = failures.inFlight.get(key);
+        if (pending !== undefined) piggyback = true;
+        else {
+          pending = failures.address.reserve(request);
+          if (failures.inFlight.size < MAX_IN_FLIGHT) {
+            failures.inFlight.set(key, pending);
+            flight = key;
+          } else flight = '';
+        }
+        const shared = await pending;
+        if (!shared.allowed) {
+          if (flight) failures.inFlight.delete(flight);
+          return blockedAnswer(view, shared);
+        }
+        // Only the request that reserved settles the reservation.
+        if (!piggyback) reservation = shared;
       }
     }
+    try {
+      return await verifyAndAuthorize(view, ip, kind, credential, reservation, !piggyback);
+    } finally {
+      if (flight) failures!.inFlight.delete(flight);
+    }
+  };
+
+  async function verifyAndAuthorize(
+    view: RequestView,
+    ip: string,
+    kind: 'bearer' | 'api_key',
+    credential: { kind: 'bearer'; token: string } | { kind: 'api_key'; key: string },
+    reservation: Reservation | undefined,
+    owner: boolean,
+  ): Promise<AuthDecision> {
+    const badCredential = () =>
+      ctx.refuse(invalidCredential(kind === 'bearer' ? 'INVALID_TOKEN' : 'INVALID_API_KEY'), view);
     const failed = (reason: string, keyId?: string) => {
-      if (failures !== undefined) {
+      if (failures !== undefined && owner) {
         failures.mark(ip);
         // A reservation kept is the failure counted; a known credential had none, so count it.
         if (reservation === undefined) {
@@ -219,7 +256,7 @@ export function authenticateStep(
     };
 
     let principal: Principal;
-    if (kind === 'bearer') {
+    if (credential.kind === 'bearer') {
       const result = await bearer!.verify(credential.token);
       if (!result.ok) return failed(result.code);
       principal = principalOfToken(result);
@@ -257,7 +294,7 @@ export function authenticateStep(
     release();
     if (!isAllowed(principal, requirement)) return forbid(view, ip, principal);
     return { ok: true, principal, headers: NO_HEADERS };
-  };
+  }
 
   function forbid(view: RequestView, ip: string, principal: Principal) {
     const actor = principal.userId ?? principal.keyId;

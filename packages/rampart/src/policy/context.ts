@@ -14,6 +14,7 @@ import {
   createRateLimiter,
   isResilientStore,
   type RateLimiter,
+  type Reservation,
 } from '../rate-limit/limiter.ts';
 import { type MemoryRateLimitStore, memoryRateLimitStore } from '../rate-limit/memory-store.ts';
 import { type ResilientStore, resilientStore } from '../rate-limit/resilient-store.ts';
@@ -57,6 +58,12 @@ export interface FailureBudget {
   mayBeBlocked(ip: string): boolean;
   /** Remember that this address failed (the fast path above). */
   mark(ip: string): void;
+  /**
+   * Reservations in flight, by address and credential: simultaneous first uses of one
+   * credential from one address are one attempt, not many (a client firing a burst with a
+   * fresh token must not trip its own budget). Entries live while their verification runs.
+   */
+  readonly inFlight: Map<string, Promise<Reservation>>;
 }
 
 /** What the steps of one policy share. */
@@ -244,6 +251,7 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
     failures = {
       rule: rule.name,
       address,
+      inFlight: new Map(),
       limiter: (rules, field) =>
         makeLimiter(
           () => failureStore,

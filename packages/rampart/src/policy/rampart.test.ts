@@ -196,13 +196,16 @@ describe('authenticate', () => {
       authFailures: { limit: 5, window: '15m' },
       now,
     });
-    const forged = await createRampart({
+    const stranger = createRampart({
       jwt: { secret: 'another-secret-that-is-32-bytes-long!', issuer: ISSUER, audience: ISSUER },
       now,
-    }).issueAccessToken({ sub: 'usr_1', role: 'admin' });
+    });
+    const forged = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => stranger.issueAccessToken({ sub: `usr_${i}`, role: 'admin' })),
+    );
     const answers = await Promise.all(
-      Array.from({ length: 40 }, () =>
-        rampart.authenticateToken(view({ header: bearer(forged.token) })).then((d) => {
+      forged.map(({ token }) =>
+        rampart.authenticateToken(view({ header: bearer(token) })).then((d) => {
           if (!d.ok && d.answer.status === 401) verified++;
           return d;
         }),
@@ -210,6 +213,17 @@ describe('authenticate', () => {
     );
     assert.equal(verified, 5, 'only the reserved attempts were verified (and refused)');
     assert.equal(answers.filter((d) => !d.ok && d.answer.status === 429).length, 35);
+    await rampart.close();
+    await stranger.close();
+  });
+
+  test('a burst of requests with one fresh token is one attempt, not many: none is refused for the budget', async () => {
+    const rampart = createRampart({ jwt, authFailures: { limit: 3, window: '15m' }, now });
+    const { token } = await rampart.issueAccessToken({ sub: 'usr_1', role: 'user' });
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => rampart.authenticateToken(view({ header: bearer(token) }))),
+    );
+    assert.ok(answers.every((d) => d.ok));
     await rampart.close();
   });
 

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   type ApiKeyRecord,
   type ApiKeySettings,
@@ -9,13 +8,16 @@ import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { isId, newId } from 'rampart/internal/lib/ids.ts';
 import { openKeyHasher } from '../server/api-keys/pepper.ts';
 import { INVALIDATION_CHANNEL, rotateStoredKey } from '../server/api-keys/service.ts';
-import { loadConfig, type ServerConfig } from '../server/config.ts';
+import type { ServerConfig } from '../server/config.ts';
 import { publishOnce } from '../server/redis.ts';
-import { eventView } from '../server/routes/admin.ts';
-import { keyView } from '../server/routes/keys.ts';
 import { openStorage } from '../server/server.ts';
 import type { AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
+import { instant, type OptionSpecs, type Parsed, parseFlags, wholeNumber } from './args.ts';
+import type { Command, Form, Io } from './command.ts';
+import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
+import { didYouMean } from './suggest.ts';
+import { type KeyView, safeKeyView } from './views.ts';
 
 export const KEYS_USAGE = `Usage:
   rampart keys create --name <name> [--scopes a,b] [--owner <user id>] [--expires <ISO date-time | 30d>]
@@ -31,38 +33,38 @@ Works on the deployment's storage: PostgreSQL when DATABASE_URL is set, else the
 SQLite database (RAMPART_DATA_DIR, default ./data), with the API key pepper of
 RAMPART_API_KEY_PEPPER or <data dir>/pepper. When REDIS_URL is set, revocations and
 rotations are announced to running servers at once. The key of create and rotate is printed
-this once and is never stored.
+this once and is never stored. A stored time outside the date range is listed as "invalid".
 `;
 
-export const AUDIT_USAGE = `Usage:
-  rampart audit [--type <event type>] [--since <ISO | epoch ms>] [--until <ISO | epoch ms>]
-                [--actor <id>] [--limit <1-500, default 50>] [--cursor <cursor>] [--json]
-`;
+const json = { type: 'boolean' } as const;
+const settings = {
+  name: { type: 'string', value: '<name>' },
+  scopes: { type: 'string', value: '<a,b>' },
+  owner: { type: 'string', value: '<user id>' },
+  expires: { type: 'string', value: '<ISO date-time | 30d>' },
+  json,
+} as const satisfies OptionSpecs;
 
-export interface Io {
-  /** Results (stdout). */
-  out: (text: string) => void;
-  /** Warnings (stderr), so `--json` output stays parseable. */
-  err: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-  now: () => number;
-}
-
-function instant(text: string, flag: string, now: number): number {
-  if (/^\d{1,16}$/.test(text)) return Number(text);
-  if (isDuration(text)) return now + parseDuration(text);
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
-  if (!Number.isFinite(ms))
-    throw new UsageError(`${flag}: expected an ISO 8601 date-time, epoch ms or a duration like 30d`);
-  return ms;
-}
-
-function wholeNumber(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d{1,15}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`${flag}: expected a whole number from ${min} to ${max}`);
-  }
-  return Number(text);
-}
+const FORMS = {
+  create: {
+    options: {
+      ...settings,
+      credits: { type: 'string', value: '<n>' },
+      'rate-limit': { type: 'string', value: '<n>/<window>' },
+    },
+  },
+  list: {
+    options: {
+      owner: settings.owner,
+      ownerless: { type: 'boolean' },
+      limit: { type: 'string', value: '<n>' },
+      json,
+    },
+  },
+  revoke: { options: { json }, positionals: ['<key id>'] },
+  rotate: { options: { grace: { type: 'string', value: '<duration>' }, json }, positionals: ['<key id>'] },
+  import: { options: { ...settings, sha256: { type: 'string', value: '<64 hex>' } } },
+} as const satisfies Record<string, Form>;
 
 async function record(storage: Storage, type: AuditEventType, at: number, detail: Record<string, unknown>) {
   const event: AuditEvent = {
@@ -88,7 +90,7 @@ async function announce(config: ServerConfig, id: string, io: Io) {
   }
 }
 
-function keysTable(keys: ReturnType<typeof keyView>[]): string {
+function keysTable(keys: KeyView[]): string {
   return table(
     ['ID', 'NAME', 'HINT', 'OWNER', 'SCOPES', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
     keys.map((k) => [
@@ -105,33 +107,30 @@ function keysTable(keys: ReturnType<typeof keyView>[]): string {
   );
 }
 
+type KeyOptions = typeof FORMS.create.options &
+  typeof FORMS.list.options &
+  typeof FORMS.rotate.options &
+  typeof FORMS.import.options;
+
 /** `rampart keys …`. */
 export async function keysCommand(argv: string[], io: Io): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      name: { type: 'string' },
-      scopes: { type: 'string' },
-      owner: { type: 'string' },
-      ownerless: { type: 'boolean' },
-      expires: { type: 'string' },
-      credits: { type: 'string' },
-      'rate-limit': { type: 'string' },
-      grace: { type: 'string' },
-      sha256: { type: 'string' },
-      limit: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  if (sub === undefined || !['create', 'list', 'revoke', 'rotate', 'import'].includes(sub)) {
+  const names = Object.keys(FORMS);
+  if (sub === undefined || !Object.hasOwn(FORMS, sub)) {
     throw new UsageError(
-      sub === undefined ? 'keys: expected a subcommand' : `keys: unknown subcommand "${sub}"`,
+      sub === undefined
+        ? `keys: expected a subcommand (${names.join(', ')})`
+        : `keys: unknown subcommand "${sub}"${didYouMean(sub, names)}`,
     );
   }
-  const config = loadConfig(io.env);
+  const form: Form = FORMS[sub as keyof typeof FORMS];
+  const { values, positionals } = parseFlags(
+    `keys ${sub}`,
+    rest,
+    form.options,
+    form.positionals,
+  ) as Parsed<KeyOptions>;
+  const config = loadCliConfig(io.env);
   const storage = await openStorage(config);
   try {
     const now = io.now();
@@ -187,7 +186,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
         ownerId: made.record.ownerId,
         scopes: made.record.scopes,
       });
-      const view = keyView(made.record, now);
+      const view = safeKeyView(made.record, now);
       io.out(
         json
           ? `${JSON.stringify({ ...view, key: made.key })}\n`
@@ -240,7 +239,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
         scopes: imported.scopes,
         imported: true,
       });
-      const view = keyView(imported, now);
+      const view = safeKeyView(imported, now);
       io.out(json ? `${JSON.stringify(view)}\n` : `Imported ${view.id} (${cell(view.name)}).\n`);
       return;
     }
@@ -258,9 +257,17 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
           ...(ownerId !== undefined ? { ownerId } : {}),
           ...(cursor ? { cursor } : {}),
         });
-        keys.push(...page.keys.map((k) => keyView(k, now)));
+        keys.push(...page.keys.map((k) => safeKeyView(k, now)));
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined && keys.length < limit);
+      for (const k of keys) {
+        if (k.invalid) {
+          const fields = Object.entries(k.invalid).map(([field, ms]) => `${field} ${ms}`);
+          io.err(
+            `warning: ${k.id} holds a time outside the date range (${fields.join(', ')}); shown as "invalid"\n`,
+          );
+        }
+      }
       io.out(json ? `${JSON.stringify({ keys })}\n` : keys.length === 0 ? 'No keys.\n' : keysTable(keys));
       return;
     }
@@ -275,7 +282,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
         ownerId: revoked.ownerId,
       });
       await announce(config, id, io);
-      const view = keyView(revoked, now);
+      const view = safeKeyView(revoked, now);
       io.out(json ? `${JSON.stringify(view)}\n` : `Revoked ${id} at ${view.revokedAt}.\n`);
       return;
     }
@@ -305,73 +312,13 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       gracePeriodMs: grace,
     });
     await announce(config, id, io);
-    const view = keyView(rotated.record, now);
+    const view = safeKeyView(rotated.record, now);
     const ends = new Date(rotated.previous.revokedAt!).toISOString();
     io.out(
       json
         ? `${JSON.stringify({ ...view, key: rotated.key, previous: { id, revokedAt: ends } })}\n`
         : `Rotated ${id} into ${view.id}; the old key stops at ${ends}. The new key is shown this once:\n\n${rotated.key}\n`,
     );
-  } finally {
-    await storage.close();
-  }
-}
-
-/** `rampart audit …`: the audit trail, newest first. */
-export async function auditCommand(argv: string[], io: Io): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      type: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      actor: { type: 'string' },
-      limit: { type: 'string' },
-      cursor: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const now = io.now();
-  const at = (text: string, flag: string) => {
-    if (isDuration(text)) return now - parseDuration(text); // "--since 1h": the last hour
-    return instant(text, flag, now);
-  };
-  if (values.type !== undefined && !/^[a-z][a-z_]{0,63}$/.test(values.type))
-    throw new UsageError('--type: expected an event type such as key_created');
-  const config = loadConfig(io.env);
-  const storage = await openStorage(config);
-  try {
-    const page = await storage.audit.list({
-      limit: values.limit === undefined ? 50 : wholeNumber(values.limit, '--limit', 1, 500),
-      ...(values.type !== undefined ? { type: values.type as AuditEventType } : {}),
-      ...(values.since !== undefined ? { since: at(values.since, '--since') } : {}),
-      ...(values.until !== undefined ? { until: at(values.until, '--until') } : {}),
-      ...(values.actor !== undefined ? { actor: values.actor } : {}),
-      ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
-    });
-    const events = page.events.map(eventView);
-    if (values.json) {
-      io.out(`${JSON.stringify({ events, nextCursor: page.nextCursor })}\n`);
-      return;
-    }
-    io.out(
-      events.length === 0
-        ? 'No events.\n'
-        : table(
-            ['AT', 'TYPE', 'OUTCOME', 'ACTOR', 'IP', 'COUNT', 'DETAIL'],
-            events.map((e) => [
-              e.at,
-              e.type,
-              e.outcome,
-              cell(e.actor),
-              cell(e.ip),
-              String(e.count),
-              cell(JSON.stringify(e.detail), 60),
-            ]),
-          ),
-    );
-    if (page.nextCursor) io.out(`\nMore: rampart audit --cursor ${page.nextCursor}\n`);
   } finally {
     await storage.close();
   }
@@ -386,3 +333,11 @@ function scopeList(text: string | undefined): string[] {
         .map((s) => s.trim())
         .filter(Boolean);
 }
+
+export const KEYS_COMMAND: Command = {
+  name: 'keys',
+  summary: 'create, list, revoke, rotate and import API keys',
+  usage: KEYS_USAGE,
+  form: { subcommands: FORMS },
+  run: keysCommand,
+};

@@ -1,90 +1,173 @@
+/**
+ * The `rampart` command: dispatch on the command table, help that never runs anything, and
+ * one rule for failures (usage mistakes exit 2 with "did you mean", other failures exit 1,
+ * each with one clear line on stderr).
+ */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../server/config.ts';
-import { serve } from '../server/serve.ts';
-import {
-  EXPORT_USAGE,
-  exportCommand,
-  IMPORT_USAGE,
-  importCommand,
-  MIGRATE_USAGE,
-  migrateCommand,
-} from './data.ts';
-import { AUDIT_USAGE, auditCommand, type Io, KEYS_USAGE, keysCommand } from './keys.ts';
+import { parseFlags, wantsHelp } from './args.ts';
+import { AUDIT_COMMAND } from './audit.ts';
+import type { Command, Io } from './command.ts';
+import { bashCompletion, zshCompletion } from './completion.ts';
+import { DOCTOR_COMMAND } from './doctor.ts';
+import { EXPORT_COMMAND } from './export.ts';
+import { IMPORT_COMMAND } from './import.ts';
+import { KEYS_COMMAND } from './keys.ts';
+import { MIGRATE_COMMAND } from './migrate.ts';
 import { UsageError } from './output.ts';
-import { SIGNING_KEYS_USAGE, signingKeysCommand } from './signing-keys.ts';
+import { SERVE_COMMAND } from './serve.ts';
+import { SIGNING_KEYS_COMMAND } from './signing-keys.ts';
+import { didYouMean } from './suggest.ts';
 
-const USAGE = `Usage: rampart <command>
+/** The package's version (src/cli and dist/cli both sit two folders below package.json). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+const SHELLS = ['bash', 'zsh'] as const;
+
+const COMPLETION_COMMAND: Command = {
+  name: 'completion',
+  summary: 'print a shell completion script (bash or zsh)',
+  usage: `Usage:
+  rampart completion bash     eval "$(rampart completion bash)" in ~/.bashrc
+  rampart completion zsh      source <(rampart completion zsh) in ~/.zshrc
+
+Prints a script that completes rampart's commands, subcommands, flags and enumerated values
+(event types for audit --type, shells for completion).
+`,
+  form: { options: {}, positionals: ['<shell>'], choices: SHELLS },
+  async run(argv, io) {
+    const { positionals } = parseFlags('completion', argv, {}, ['<shell>']);
+    const shell = positionals[0];
+    if (shell === undefined) throw new UsageError(`completion: which shell? (${SHELLS.join(', ')})`);
+    if (shell === 'bash') io.out(bashCompletion(COMMANDS));
+    else if (shell === 'zsh') io.out(zshCompletion(COMMANDS));
+    else
+      throw new UsageError(
+        `completion: no completion for "${shell}"${didYouMean(shell, SHELLS)} (${SHELLS.join(', ')})`,
+      );
+  },
+};
+
+const VERSION_COMMAND: Command = {
+  name: 'version',
+  summary: 'print the version (also rampart --version)',
+  usage: 'Usage:\n  rampart version      (or rampart --version)\n',
+  form: { options: {} },
+  async run(argv, io) {
+    parseFlags('version', argv, {});
+    io.out(`rampart ${version()}\n`);
+  },
+};
+
+const HELP_COMMAND: Command = {
+  name: 'help',
+  summary: "show this text, or a command's help (rampart help <command>)",
+  usage: 'Usage:\n  rampart help [<command>]\n',
+  form: { options: {}, positionals: ['<command>'] },
+  async run(argv, io) {
+    const { positionals } = parseFlags('help', argv, {}, ['<command>']);
+    const name = positionals[0];
+    io.out(name === undefined ? usage() : commandNamed(name).usage);
+  },
+};
+
+export const COMMANDS: readonly Command[] = [
+  SERVE_COMMAND,
+  KEYS_COMMAND,
+  AUDIT_COMMAND,
+  SIGNING_KEYS_COMMAND,
+  MIGRATE_COMMAND,
+  EXPORT_COMMAND,
+  IMPORT_COMMAND,
+  DOCTOR_COMMAND,
+  COMPLETION_COMMAND,
+  HELP_COMMAND,
+  VERSION_COMMAND,
+];
+// `help <command>` completes the command names; set here, once the table exists.
+(HELP_COMMAND.form as { choices?: readonly string[] }).choices = COMMANDS.map((c) => c.name);
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `Usage: rampart <command> [options]
 
 Commands:
-  serve        run the Rampart server (configuration: environment variables and RAMPART_CONFIG)
-  keys         create, list, revoke and rotate API keys (rampart keys --help)
-  audit        read the audit trail (rampart audit --help)
-  signing-keys rotate the access-token signing key (rampart signing-keys --help)
-  migrate      apply pending schema migrations (SQLite, or PostgreSQL with DATABASE_URL)
-  export       write all state as JSON Lines (rampart export --help)
-  import       read an export into new storage, e.g. SQLite to PostgreSQL (rampart import --help)
-  help         show this text
-`;
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-const io: Io = {
+Options:
+  --help, -h     help (rampart <command> --help shows a command's; it never runs the command)
+  --version      the version
+
+The commands work on the deployment's storage: PostgreSQL when DATABASE_URL is set, else the
+SQLite database in the data dir (RAMPART_DATA_DIR, default ./data). They need Node.js 24.7 or
+later; inside the project, npm start and npx rampart use the project's own.
+`;
+}
+
+function commandNamed(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    throw new UsageError(
+      `unknown command "${name}"${didYouMean(
+        name,
+        COMMANDS.map((c) => c.name),
+      )}`,
+    );
+  }
+  return command;
+}
+
+const processIo: Io = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   env: process.env,
   now: Date.now,
+  errIsTTY: process.stderr.isTTY === true,
 };
 
-/** Runs an admin command: usage problems exit 2, failures 1, with one clear line on stderr. */
-async function run(
-  usage: string,
-  argv: string[],
-  command: (argv: string[], io: Io) => Promise<void>,
-): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(usage);
-    return;
-  }
-  try {
-    await command(argv, io);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`rampart: ${(error as Error).message}\n\n${usage}`);
-      process.exitCode = 2;
-    } else if (error instanceof ConfigError) {
-      process.stderr.write(`rampart: invalid configuration: ${error.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`rampart: ${(error as Error).message}\n`);
-      process.exitCode = 1;
-    }
+/** Prints `error` as one line (and, for a usage mistake, where to read more); sets the exit code. */
+function report(error: unknown, command: Command | undefined, io: Io): void {
+  if (error instanceof UsageError) {
+    // The mistake and where the help is; the whole usage would bury the "did you mean".
+    io.err(`rampart: ${error.message}\nSee "rampart ${command ? `${command.name} ` : ''}--help".\n`);
+    process.exitCode = 2;
+  } else if (error instanceof ConfigError) {
+    io.err(
+      `rampart: invalid configuration: ${error.message.replace(/\n/g, '\nrampart: invalid configuration: ')}\n`,
+    );
+    process.exitCode = 2;
+  } else {
+    io.err(`rampart: ${(error as Error).message}\n`);
+    process.exitCode = 1;
   }
 }
 
 /** The `rampart` command. */
-export async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'serve':
-      return serve();
-    case 'keys':
-      return run(KEYS_USAGE, rest, keysCommand);
-    case 'audit':
-      return run(AUDIT_USAGE, rest, auditCommand);
-    case 'signing-keys':
-      return run(SIGNING_KEYS_USAGE, rest, signingKeysCommand);
-    case 'migrate':
-      return run(MIGRATE_USAGE, rest, migrateCommand);
-    case 'export':
-      return run(EXPORT_USAGE, rest, exportCommand);
-    case 'import':
-      return run(IMPORT_USAGE, rest, importCommand);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
+export async function main(argv: string[], io: Io = processIo): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    io.out(usage());
+    return;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out(`rampart ${version()}\n`);
+    return;
+  }
+  let command: Command | undefined;
+  try {
+    command = commandNamed(name);
+    // Help before anything else: `rampart serve --help` starts nothing, opens and writes nothing.
+    if (wantsHelp(rest)) {
+      io.out(command.usage);
       return;
-    default:
-      process.stderr.write(`rampart: unknown command "${command}"\n\n${USAGE}`);
-      process.exitCode = 2;
+    }
+    await command.run(rest, io);
+  } catch (error) {
+    report(error, command, io);
   }
 }

@@ -22,6 +22,11 @@ export function table(columns: readonly string[], rows: ReadonlyArray<readonly s
   return [line(columns), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** `text` as one shell word: bare when it is plainly safe, else single-quoted. */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 /** A usage or input problem: printed with the usage line, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -1,8 +1,11 @@
-import { loadConfig, type ServerConfig } from '../server/config.ts';
+import type { ServerConfig } from '../server/config.ts';
 import { openStorage } from '../server/server.ts';
 import { openKeyRing, rotateSigningKeyFile } from '../server/signing-keys.ts';
-import type { Io } from './keys.ts';
+import { parseFlags } from './args.ts';
+import type { Command, Io } from './command.ts';
+import { loadCliConfig } from './config.ts';
 import { UsageError } from './output.ts';
+import { didYouMean } from './suggest.ts';
 
 export const SIGNING_KEYS_USAGE = `Usage:
   rampart signing-keys rotate [--json]
@@ -13,6 +16,8 @@ and stays in /.well-known/jwks.json, until the last token it signed has expired.
 server picks the new key up within seconds; a shared key is published by every instance at
 once and starts signing 15 seconds later (activatesAt), when all of them know it.
 `;
+
+const FORMS = { rotate: { options: { json: { type: 'boolean' } } } } as const;
 
 /** Rotates the shared keys of a DATABASE_URL deployment; answers the new key and when it signs. */
 async function rotateShared(config: ServerConfig, now: () => number) {
@@ -33,11 +38,16 @@ async function rotateShared(config: ServerConfig, now: () => number) {
 
 /** `rampart signing-keys rotate`. */
 export async function signingKeysCommand(argv: string[], io: Io): Promise<void> {
-  const [action, ...flags] = argv;
-  if (action !== 'rotate') throw new UsageError(action ? `unknown action "${action}"` : 'missing action');
-  const unknown = flags.filter((f) => f !== '--json');
-  if (unknown.length > 0) throw new UsageError(`unknown option ${unknown[0]}`);
-  const config = loadConfig(io.env);
+  const [action, ...rest] = argv;
+  if (action !== 'rotate') {
+    throw new UsageError(
+      action === undefined
+        ? 'signing-keys: expected a subcommand (rotate)'
+        : `signing-keys: unknown subcommand "${action}"${didYouMean(action, ['rotate'])}`,
+    );
+  }
+  const { values } = parseFlags('signing-keys rotate', rest, FORMS.rotate.options);
+  const config = loadCliConfig(io.env);
   if (config.tokens.algorithm === 'HS256') {
     throw new UsageError('HS256 keys come from RAMPART_JWT_SECRET: rotate by changing the secret');
   }
@@ -50,9 +60,13 @@ export async function signingKeysCommand(argv: string[], io: Io): Promise<void> 
     createdAt: new Date(key.createdAt).toISOString(),
     ...(activatesAt !== undefined ? { activatesAt: new Date(activatesAt).toISOString() } : {}),
   };
-  io.out(
-    flags.includes('--json')
-      ? `${JSON.stringify(summary)}\n`
-      : `new signing key ${summary.kid} (${summary.alg})\n`,
-  );
+  io.out(values.json ? `${JSON.stringify(summary)}\n` : `new signing key ${summary.kid} (${summary.alg})\n`);
 }
+
+export const SIGNING_KEYS_COMMAND: Command = {
+  name: 'signing-keys',
+  summary: 'rotate the access-token signing key',
+  usage: SIGNING_KEYS_USAGE,
+  form: { subcommands: FORMS },
+  run: signingKeysCommand,
+};

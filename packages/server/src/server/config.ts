@@ -395,3 +395,37 @@ function readTls(env: NodeJS.ProcessEnv, cwd: string): ServerConfig['tls'] {
   }
   return { cert, key };
 }
+
+/**
+ * The unknown keys of a config file's JSON, each with its dotted field and the keys allowed
+ * where it stands, so the CLI can answer "did you mean …?" (`"cors.orgins"` → `origins`).
+ * Empty when the file has no unknown key (it may still be invalid otherwise).
+ */
+export function unknownConfigKeys(json: unknown): Array<{ field: string; key: string; allowed: string[] }> {
+  const result = fileSchema.safeParse(json);
+  if (result.success) return [];
+  return result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          field: [...issue.path.map(String), key].join('.'),
+          key,
+          allowed: allowedKeysAt(issue.path),
+        }))
+      : [],
+  );
+}
+
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+  const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined =>
+    s instanceof z.ZodOptional ? unwrap(s.unwrap() as z.ZodType) : s;
+  let schema: z.ZodType | undefined = fileSchema;
+  for (const step of path) {
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    else if (schema instanceof z.ZodObject)
+      schema = (schema.shape as Record<string, z.ZodType>)[String(step)];
+    else return [];
+  }
+  schema = unwrap(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}

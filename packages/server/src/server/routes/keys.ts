@@ -27,7 +27,8 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?
  * would be stored, then fail to render as a date in every listing that holds it.
  */
 export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-const inRange = (ms: number) => Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_INSTANT_MS;
+/** Is `ms` an instant the API accepts and renders (1970 to the end of 9999)? */
+export const inRange = (ms: number) => Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_INSTANT_MS;
 const RANGE = { message: 'expected an instant from 1970 to 9999' };
 /** An instant in a body: epoch milliseconds or an ISO 8601 date-time with its offset, 1970–9999. */
 const instant = z.union([

@@ -1,0 +1,150 @@
+/** `rampart audit`: the audit trail, newest first, filtered by type, time and actor. */
+import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
+import { openStorage } from '../server/server.ts';
+import type { AuditEventType, AuditQuery } from '../storage/types.ts';
+import { instant, parseFlags, wholeNumber } from './args.ts';
+import type { Command, Io } from './command.ts';
+import { loadCliConfig } from './config.ts';
+import { cell, shellQuote, table } from './output.ts';
+import { safeEventView } from './views.ts';
+
+/**
+ * Every event type (the library's `AuditEventType`), as data the CLI can check `--type`
+ * against. The two type checks below fail the build when the library's union and this list
+ * differ, so a new event type cannot be refused by the CLI.
+ */
+export const AUDIT_EVENT_TYPES = [
+  'authn_login_success',
+  'authn_login_fail',
+  'authn_token_invalid',
+  'authn_token_revoked',
+  'authn_token_reuse',
+  'authn_password_change',
+  'authz_fail',
+  'excess_rate_limit_exceeded',
+  'input_validation_fail',
+  'key_created',
+  'key_revoked',
+  'key_rotated',
+  'user_created',
+  'sys_startup',
+  'sys_shutdown',
+  'sys_store_down',
+  'sys_store_up',
+  'malicious_request',
+] as const satisfies readonly AuditEventType[];
+type Missing = Exclude<AuditEventType, (typeof AUDIT_EVENT_TYPES)[number]>;
+const everyTypeListed: [Missing] extends [never] ? true : Missing = true;
+void everyTypeListed;
+
+export const AUDIT_USAGE = `Usage:
+  rampart audit [--type <event type>] [--since <ISO | epoch ms | 1h>] [--until <ISO | epoch ms | 1h>]
+                [--actor <id>] [--limit <1-500, default 50>] [--cursor <cursor>] [--json]
+
+Lists the audit trail newest first. --since 1h means the last hour. When there is more, the
+listing ends with the command for the next page, with the same filters (relative times made
+absolute, so the next page belongs to the same listing).
+
+Event types:
+${wrap(AUDIT_EVENT_TYPES, '  ')}
+`;
+
+const OPTIONS = {
+  type: { type: 'string', value: '<event type>', choices: AUDIT_EVENT_TYPES },
+  since: { type: 'string', value: '<ISO | epoch ms | 1h>' },
+  until: { type: 'string', value: '<ISO | epoch ms | 1h>' },
+  actor: { type: 'string', value: '<id>' },
+  limit: { type: 'string', value: '<1-500>' },
+  cursor: { type: 'string', value: '<cursor>' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Words as indented lines of at most 80 columns. */
+function wrap(words: readonly string[], indent: string): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of words) {
+    if (line.length + word.length + 1 > 80 && line.trim() !== '') {
+      lines.push(line.trimEnd());
+      line = indent;
+    }
+    line += `${word} `;
+  }
+  return [...lines, line.trimEnd()].join('\n');
+}
+
+/** The `rampart audit` arguments that fetch the page after `cursor`: the same filters, same limit. */
+export function nextPageCommand(query: AuditQuery, cursor: string): string {
+  const args = ['rampart', 'audit'];
+  if (query.type !== undefined) args.push('--type', query.type);
+  if (query.since !== undefined) args.push('--since', new Date(query.since).toISOString());
+  if (query.until !== undefined) args.push('--until', new Date(query.until).toISOString());
+  if (query.actor !== undefined) args.push('--actor', query.actor);
+  if (query.limit !== 50) args.push('--limit', String(query.limit));
+  args.push('--cursor', cursor);
+  return args.map(shellQuote).join(' ');
+}
+
+/** `rampart audit …`. */
+export async function auditCommand(argv: string[], io: Io): Promise<void> {
+  const { values } = parseFlags('audit', argv, OPTIONS);
+  const now = io.now();
+  const at = (text: string, flag: string) => {
+    if (isDuration(text)) return now - parseDuration(text); // "--since 1h": the last hour
+    return instant(text, flag, now);
+  };
+  // --type is checked against AUDIT_EVENT_TYPES by parseFlags (its `choices`).
+  const query: AuditQuery = {
+    limit: values.limit === undefined ? 50 : wholeNumber(values.limit, '--limit', 1, 500),
+    ...(values.type !== undefined ? { type: values.type as AuditEventType } : {}),
+    ...(values.since !== undefined ? { since: at(values.since, '--since') } : {}),
+    ...(values.until !== undefined ? { until: at(values.until, '--until') } : {}),
+    ...(values.actor !== undefined ? { actor: values.actor } : {}),
+  };
+  const config = loadCliConfig(io.env);
+  const storage = await openStorage(config);
+  try {
+    const page = await storage.audit.list({
+      ...query,
+      ...(values.cursor !== undefined ? { cursor: values.cursor } : {}),
+    });
+    const events = page.events.map(safeEventView);
+    for (const e of events) {
+      if (e.invalid)
+        io.err(
+          `warning: event ${e.id} holds a time outside the date range (at ${e.invalid.at}); shown as "invalid"\n`,
+        );
+    }
+    if (values.json) {
+      io.out(`${JSON.stringify({ events, nextCursor: page.nextCursor })}\n`);
+      return;
+    }
+    io.out(
+      events.length === 0
+        ? 'No events.\n'
+        : table(
+            ['AT', 'TYPE', 'OUTCOME', 'ACTOR', 'IP', 'COUNT', 'DETAIL'],
+            events.map((e) => [
+              e.at,
+              e.type,
+              e.outcome,
+              cell(e.actor),
+              cell(e.ip),
+              String(e.count),
+              cell(JSON.stringify(e.detail), 60),
+            ]),
+          ),
+    );
+    if (page.nextCursor) io.out(`\nMore: ${nextPageCommand(query, page.nextCursor)}\n`);
+  } finally {
+    await storage.close();
+  }
+}
+
+export const AUDIT_COMMAND: Command = {
+  name: 'audit',
+  summary: 'read the audit trail',
+  usage: AUDIT_USAGE,
+  form: { options: OPTIONS },
+  run: auditCommand,
+};
