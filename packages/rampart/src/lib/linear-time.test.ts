@@ -18,6 +18,7 @@ import { charsetOf, mediaTypeOf } from '../http/content-type.ts';
 import { createCors, requestedHeadersAllowed } from '../http/cors.ts';
 import { bearerToken, hasCredentialInQuery } from '../http/credential-syntax.ts';
 import { parseJsonBody } from '../http/json-body.ts';
+import { extractCredential } from '../policy/credentials.ts';
 import { sfString } from '../rate-limit/headers.ts';
 import { createAccessTokenVerifier } from '../tokens/access-token.ts';
 import { isRefreshTokenShape } from '../tokens/refresh-token.ts';
@@ -99,6 +100,32 @@ test('credentials: bearerToken and hasCredentialInQuery are linear', async () =>
     ],
     1000,
   );
+  // The engine's whole extraction (the two-credential check, the prefix and JWS-shape tests).
+  const extract = (field: 'authorization' | 'x-api-key') => (value: string) => {
+    try {
+      return extractCredential(
+        { header: (name) => (name === field ? value : undefined) },
+        ['rk_live_'],
+        () => false,
+      );
+    } catch {
+      return undefined;
+    }
+  };
+  await eachShape(
+    'extractCredential(authorization)',
+    extract('authorization'),
+    [
+      ['a', 'Bearer '],
+      ['a.', 'Bearer '],
+      ['.a', 'Bearer '],
+      ['a,', 'Bearer '],
+      ['Bearer ', ''],
+      [', Bearer a', 'Bearer a'],
+    ],
+    1000,
+  );
+  await eachShape('extractCredential(x-api-key)', extract('x-api-key'), [['rk_live_'], ['a,'], [' ']], 1000);
 });
 
 test('CORS: requested header lists and origins are linear', async () => {

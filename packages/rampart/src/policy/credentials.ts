@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.ts';
+import { bearerToken, hasCredentialInQuery } from '../http/credential-syntax.ts';
 import { CHALLENGE } from './principal.ts';
 
 /** A framework-free view of the parts of a request that carry credentials. */
@@ -13,9 +14,6 @@ export type Credential =
   | { kind: 'api_key'; key: string }
   | { kind: 'none' };
 
-/** Query parameters that would carry a credential: refused, since URLs end up in logs, history and Referer. */
-const QUERY_CREDENTIAL = /(?:^|&)(?:access_token|token|api_key|apikey|api-key|key|x-api-key)=/i;
-const BEARER = /^Bearer +([\x21-\x7e]+)$/i;
 const BEARER_SCHEME = /^\s*Bearer\s/i;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -30,7 +28,7 @@ export function extractCredential(
   apiKeyPrefixes: readonly string[],
   isKey?: (bearer: string) => boolean,
 ): Credential {
-  if (source.query && QUERY_CREDENTIAL.test(source.query)) {
+  if (hasCredentialInQuery(source.query)) {
     throw new RampartError('CREDENTIAL_IN_QUERY', {
       detail: 'Send credentials in the Authorization or x-api-key header, never in the URL.',
     });
@@ -49,7 +47,7 @@ export function extractCredential(
       headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_request"` },
     });
   }
-  const bearer = authorization === undefined ? undefined : BEARER.exec(authorization.trim())?.[1];
+  const bearer = bearerToken(authorization);
   if (apiKeyHeader !== undefined && bearer !== undefined && apiKeyHeader !== bearer) {
     throw new RampartError('BAD_REQUEST', {
       detail: 'Send one credential per request.',

@@ -7,6 +7,7 @@
  * Hono (each framework's own parser says something different, and some let `__proto__` pass).
  */
 import { RampartError } from '../errors.ts';
+import { charsetOf, mediaTypeOf } from '../http/content-type.ts';
 import { parseJsonBody } from '../http/json-body.ts';
 import { RAMPART_DEFAULTS } from './defaults.ts';
 
@@ -98,15 +99,15 @@ export async function readJsonBody(
     (length !== undefined && length > 0) || (length === undefined && transferEncoding !== undefined);
   if (!announced && !(body instanceof Uint8Array && body.length > 0)) return { ok: true, value: undefined };
 
-  const media = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
-  if (media !== 'application/json') {
+  if (mediaTypeOf(contentType) !== 'application/json') {
     return {
       ok: false,
       error: new RampartError('UNSUPPORTED_MEDIA_TYPE', { detail: 'Send the body as application/json.' }),
     };
   }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
-  if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
+  // null: parameters that do not parse, or two charsets (which one would a parser downstream take?).
+  const charset = charsetOf(contentType);
+  if (charset === null || (charset !== undefined && charset !== 'utf-8')) {
     return {
       ok: false,
       error: new RampartError('UNSUPPORTED_MEDIA_TYPE', { detail: 'JSON bodies must be UTF-8.' }),

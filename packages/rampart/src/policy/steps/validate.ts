@@ -1,5 +1,6 @@
 /** The validation step: body, query and params against any Standard Schema v1. */
 import { RampartError } from '../../errors.ts';
+import { mediaTypeOf } from '../../http/content-type.ts';
 import { type StandardSchemaV1, validate as validateWithSchema } from '../../validation/standard-schema.ts';
 import type { PolicyContext } from '../context.ts';
 import { isObject, knownKeys } from '../options.ts';
@@ -39,7 +40,7 @@ export function hasBody(view: RequestView): boolean {
 }
 
 function isJson(contentType: string | undefined): boolean {
-  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+  return mediaTypeOf(contentType) === 'application/json';
 }
 
 function isStandardSchema(value: unknown): value is StandardSchemaV1 {
