@@ -21,10 +21,10 @@ import type { KeyDecision } from '../api-keys/verify.ts';
 import { RampartError } from '../errors.ts';
 import type { Awaitable } from '../lib/types.ts';
 import type { BlockCheck, Reservation } from '../rate-limit/limiter.ts';
-import type { AccessTokenResult } from '../tokens/access-token.ts';
 import { limitRequest, type PolicyContext } from './context.ts';
 import { extractCredential } from './credentials.ts';
 import {
+  type BearerOutcome,
   insufficientScope,
   invalidCredential,
   isAllowed,
@@ -41,15 +41,18 @@ export type AcceptedCredential = 'bearer' | 'apiKey' | 'any';
 export interface AuthenticateOptions {
   /** Default `'any'` of those configured (`jwt` → bearer tokens, `apiKeys` → keys). */
   accept?: AcceptedCredential;
-  /** Any one of these roles passes (admins pass every check). */
-  roles?: ReadonlyArray<'user' | 'admin'>;
+  /**
+   * Any one of these roles passes (admins pass every check). Rampart's own roles are `'user'`
+   * and `'admin'`; an outside issuer's mapped roles (`jwt.issuers[].claims.roles`) count too.
+   */
+  roles?: readonly string[];
   /** Every one of these scopes is needed (an `admin` scope implies all). */
   scopes?: readonly string[];
 }
 
 /** The verifiers the step uses, as `createRampart` built them from its options. */
 export interface Verifiers {
-  bearer?: { verify(token: string): Promise<AccessTokenResult>; isCached(token: string): boolean };
+  bearer?: { verify(token: string): Promise<BearerOutcome>; isCached(token: string): boolean };
   apiKey?: {
     verify(key: string, options: { scope?: readonly string[] }): Awaitable<KeyDecision>;
     isKnown(key: string): boolean;
@@ -64,19 +67,6 @@ const DEFAULT_PREFIXES = ['rk_live_'];
 const MAX_IN_FLIGHT = 10_000;
 /** A key's own limits: a valid key over them is told to wait, not that it is bad. */
 const KEY_LIMITS = new Set(['RATE_LIMITED', 'USAGE_EXCEEDED']);
-
-function principalOfToken(result: Extract<AccessTokenResult, { ok: true }>): Principal {
-  const { claims, scopes } = result;
-  return {
-    kind: 'user',
-    userId: claims.sub,
-    role: claims.role === 'admin' ? 'admin' : 'user',
-    scopes,
-    tokenId: claims.jti,
-    tokenExp: claims.exp,
-    ...(typeof claims.sid === 'string' ? { sessionId: claims.sid } : {}),
-  };
-}
 
 function principalOfKey(decision: Extract<KeyDecision, { valid: true }>): Principal {
   const admin = decision.ownerId === null && decision.scopes.includes('admin');
@@ -127,8 +117,11 @@ export function authenticateStep(
     api_key: apiKey !== undefined && acceptText !== 'bearer',
   };
   const roles = options.roles;
-  if (roles !== undefined && (!Array.isArray(roles) || roles.some((r) => r !== 'user' && r !== 'admin'))) {
-    throw new TypeError("authenticate.roles: expected an array of 'user' and 'admin'");
+  if (
+    roles !== undefined &&
+    (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string' || r === ''))
+  ) {
+    throw new TypeError("authenticate.roles: expected an array of role names, e.g. ['admin']");
   }
   const scopes = options.scopes;
   if (
@@ -157,7 +150,8 @@ export function authenticateStep(
         outcome: 'failure',
         ip,
         ...(keyId !== undefined ? { actor: keyId } : {}),
-        detail: { credential: kind, reason, route: routeOf(view) },
+        // 'scheme', not 'credential': the audit scrubber blanks fields named like secrets.
+        detail: { scheme: kind, reason, route: routeOf(view) },
       },
       view,
     );
@@ -259,7 +253,7 @@ export function authenticateStep(
     if (credential.kind === 'bearer') {
       const result = await bearer!.verify(credential.token);
       if (!result.ok) return failed(result.code);
-      principal = principalOfToken(result);
+      principal = result.principal;
     } else {
       // The scope goes to the key verifier so that a key probing routes it may not call spends
       // neither its rate limit nor its credits.

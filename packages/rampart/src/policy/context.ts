@@ -331,7 +331,11 @@ export function limitRequest(view: RequestView, ip: string): RateLimitRequest {
     method: view.method,
     route: view.route ?? view.path,
     ip,
-    userId: principal?.userId ?? undefined,
+    // Subjects are unique per issuer only: an outside issuer's users are counted apart.
+    userId:
+      principal?.issuer !== undefined && principal.userId !== null
+        ? `${principal.issuer}|${principal.userId}`
+        : (principal?.userId ?? undefined),
     apiKeyId: principal?.keyId,
     body: view.body,
   };

@@ -25,6 +25,12 @@ import {
   createAccessTokenVerifier,
 } from '../tokens/access-token.ts';
 import {
+  createIssuerVerifier,
+  type IssuerVerifier,
+  type IssuerVerifierOptions,
+  type TrustedIssuer,
+} from '../tokens/issuers.ts';
+import {
   createKeyRing,
   hs256SigningKey,
   type KeyRing,
@@ -34,6 +40,7 @@ import {
 import { RAMPART_DEFAULTS } from './defaults.ts';
 import type { JsonBodyOptions } from './json-request.ts';
 import { type PublicKeySet, verificationRing } from './jwks-ring.ts';
+import { type BearerOutcome, type Principal, principalOfToken } from './principal.ts';
 
 /**
  * JWT bearer tokens (RFC 6750, RFC 9068 profile), verified by `src/tokens`. Give exactly one of
@@ -78,6 +85,15 @@ export interface JwtOptions {
   cache?: { max: number } | false;
   /** Revocation check run on every verification (a `jti` deny-list); its errors propagate. */
   isRevoked?: (claims: Readonly<AccessTokenClaims>) => Awaitable<boolean>;
+  /**
+   * Outside identity providers whose access tokens are accepted too (Auth0, Keycloak, Cognito,
+   * Entra, Okta, Clerk, better-auth): each with its JWKS or OIDC discovery URL, audience,
+   * algorithms and claim mapping (`docs/tokens.md`). A token is sent to the issuer its `iss`
+   * names before any key is fetched; an untrusted `iss` is refused without a request.
+   */
+  issuers?: readonly TrustedIssuer[];
+  /** Outside issuers' key fetching: `timeout`, `cooldown`, `maxAge`, `maxBytes` (see `createIssuerVerifier`). */
+  keyFetch?: IssuerVerifierOptions['keyFetch'];
 }
 
 /** What the engine needs of an access-token verifier. */
@@ -234,6 +250,8 @@ export const OPTION_KEYS = new Set([
   'now',
 ]);
 export const JWT_KEYS = new Set([
+  'issuers',
+  'keyFetch',
   'verifier',
   'secret',
   'jwks',
@@ -322,16 +340,82 @@ export function stringList(value: unknown, field: string): readonly string[] | u
 
 /** What `jwt` compiles to: the verifier, and the issuer when a signing key is configured. */
 export interface TokenSetup {
-  verify: (token: string) => Promise<AccessTokenResult>;
+  verify: (token: string) => Promise<BearerOutcome>;
   /** Cheap: was this token verified before (and still good)? */
+  isCached: (token: string) => boolean;
+  issuer: AccessTokenIssuer | undefined;
+  /** The outside issuers' verifier, when `jwt.issuers` is set (readiness, key health). */
+  external?: IssuerVerifier;
+}
+
+/** What Rampart's own tokens compile to. */
+interface OwnTokens {
+  verify: (token: string) => Promise<AccessTokenResult>;
   isCached: (token: string) => boolean;
   issuer: AccessTokenIssuer | undefined;
 }
 
-/** Checks `jwt` and builds the access-token verifier (and issuer) from `src/tokens`. */
+/**
+ * Checks `jwt` and builds the bearer-token verifier: Rampart's own tokens (`secret`, `jwks`,
+ * `ring` or `verifier`) and those of outside identity providers (`issuers`), routed by the
+ * token's `iss` before any key is looked at.
+ */
 export function setupJwt(jwt: JwtOptions, now: Clock): TokenSetup {
   if (!isObject(jwt)) throw new TypeError('jwt: expected an options object');
   knownKeys(jwt, JWT_KEYS, 'jwt');
+  const { issuers, keyFetch, ...own } = jwt;
+  const hasOwn = (['secret', 'jwks', 'ring', 'verifier'] as const).some((k) => own[k] !== undefined);
+  if (!hasOwn && issuers === undefined) {
+    throw new TypeError(
+      "jwt: give secret, jwks, ring or verifier (your own tokens), or issuers (an identity provider's)",
+    );
+  }
+  if (keyFetch !== undefined && issuers === undefined)
+    throw new TypeError('jwt.keyFetch: only with jwt.issuers');
+  const mine = hasOwn ? setupOwnTokens(own, now) : undefined;
+  const external =
+    issuers === undefined
+      ? undefined
+      : within('jwt', () =>
+          createIssuerVerifier({
+            issuers,
+            cache: own.cache ?? RAMPART_DEFAULTS.tokenCache,
+            ...(keyFetch !== undefined ? { keyFetch } : {}),
+            now,
+          }),
+        );
+  const untrusted: BearerOutcome = { ok: false, code: 'UNTRUSTED_ISSUER' };
+  return {
+    async verify(token) {
+      if (external?.trusts(token)) {
+        const result = await external.verify(token);
+        if (!result.ok) return result;
+        const outside = result.principal;
+        const principal: Principal = {
+          kind: 'user',
+          userId: outside.subject,
+          role: 'user',
+          roles: outside.roles,
+          scopes: result.scopes,
+          issuer: result.issuer,
+          ...(outside.tenant !== undefined ? { tenant: outside.tenant } : {}),
+          ...(result.claims.jti !== undefined ? { tokenId: result.claims.jti } : {}),
+          tokenExp: result.claims.exp,
+        };
+        return { ok: true, principal };
+      }
+      if (mine === undefined) return untrusted;
+      const result = await mine.verify(token);
+      return result.ok ? { ok: true, principal: principalOfToken(result) } : result;
+    },
+    isCached: (token) =>
+      external?.trusts(token) ? external.isCached(token) : (mine?.isCached(token) ?? false),
+    issuer: mine?.issuer,
+    ...(external !== undefined ? { external } : {}),
+  };
+}
+
+function setupOwnTokens(jwt: Omit<JwtOptions, 'issuers' | 'keyFetch'>, now: Clock): OwnTokens {
   if (jwt.verifier !== undefined) {
     const given = jwt.verifier;
     if (!isObject(given) || typeof given.verify !== 'function') {

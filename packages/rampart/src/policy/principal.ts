@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.ts';
+import type { AccessTokenResult } from '../tokens/access-token.ts';
 
 /** Who is calling, once authenticated. Framework-free: adapters attach it to their request. */
 export interface Principal {
@@ -8,6 +9,16 @@ export interface Principal {
   userId: string | null;
   /** The user's role from the token; `'admin'` for an admin key; null for a user's key. */
   role: 'user' | 'admin' | null;
+  /**
+   * Every role the credential carries: `[role]` for Rampart's own tokens; the mapped roles of
+   * an outside identity provider's token (`realm_access.roles`, `cognito:groups`, …). An
+   * outside `admin` role passes role checks that name it, never every check.
+   */
+  roles?: readonly string[];
+  /** The outside issuer that vouched for the caller (absent for Rampart's own tokens and keys). */
+  issuer?: string;
+  /** The tenant or organisation of an outside token (`org_id`, `tid`, …), when present. */
+  tenant?: string;
   scopes: readonly string[];
   /** The key id, for API keys. */
   keyId?: string;
@@ -46,7 +57,7 @@ export const ADMIN_SCOPE = 'admin';
 
 export interface Requirement {
   /** Any one of these roles passes (admins pass any role check). */
-  roles?: ReadonlyArray<'user' | 'admin'>;
+  roles?: readonly string[];
   /** Every one of these scopes is needed (unless the caller holds `admin`). */
   scopes?: readonly string[];
 }
@@ -58,6 +69,30 @@ export interface Requirement {
 export function isAllowed(principal: Principal, requirement: Requirement): boolean {
   const admin = principal.role === 'admin' || principal.scopes.includes(ADMIN_SCOPE);
   if (admin) return true;
-  if (requirement.roles && !requirement.roles.some((r) => r === principal.role)) return false;
+  if (
+    requirement.roles &&
+    !requirement.roles.some((r) => r === principal.role || principal.roles?.includes(r))
+  ) {
+    return false;
+  }
   return (requirement.scopes ?? []).every((s) => principal.scopes.includes(s));
+}
+
+/** A bearer token's outcome: the principal, or the verifier's code (for logs, never for clients). */
+export type BearerOutcome = { ok: true; principal: Principal } | { ok: false; code: string };
+
+/** The principal of one of Rampart's own access tokens (RFC 9068 profile). */
+export function principalOfToken(result: Extract<AccessTokenResult, { ok: true }>): Principal {
+  const { claims, scopes } = result;
+  const role = claims.role === 'admin' ? 'admin' : 'user';
+  return {
+    kind: 'user',
+    userId: claims.sub,
+    role,
+    roles: [role],
+    scopes,
+    tokenId: claims.jti,
+    tokenExp: claims.exp,
+    ...(typeof claims.sid === 'string' ? { sessionId: claims.sid } : {}),
+  };
 }

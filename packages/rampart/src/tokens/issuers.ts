@@ -112,6 +112,13 @@ export interface IssuerVerifier {
   clear(): void;
   /** Entries in the verification cache now. */
   readonly cacheSize: number;
+  /**
+   * Whether the token names a trusted issuer (its header and unverified payload read, bounded;
+   * nothing fetched, no signature checked): a caller with tokens of its own routes by this.
+   */
+  trusts(token: string): boolean;
+  /** Whether this exact token verified before and its entry is still good (cheap, synchronous). */
+  isCached(token: string): boolean;
 }
 
 type Verified = Extract<IssuerTokenResult, { ok: true }>;
@@ -273,6 +280,16 @@ export function createIssuerVerifier(options: IssuerVerifierOptions): IssuerVeri
       return healthOf(byIss);
     },
     health: () => healthOf(byIss),
+    trusts(token) {
+      return typeof token === 'string' && token.length <= maxTokenBytes && typeof inspect(token) !== 'string';
+    },
+    isCached(token) {
+      if (cacheMax === 0 || typeof token !== 'string' || token.length > maxTokenBytes) return false;
+      const inspected = inspect(token);
+      if (typeof inspected === 'string') return false;
+      const hit = cache.get(`${inspected.issuer.cacheId}\n${token}`);
+      return hit !== undefined && now() < hit.expMs && hit.keys.has(inspected.kid);
+    },
     clear() {
       cache.clear();
     },

@@ -70,6 +70,34 @@ const fileSchema = z.strictObject({
       rotateEvery: duration.optional(),
       issuer: z.string().min(1).optional(),
       audience: z.string().min(1).optional(),
+      /**
+       * Outside identity providers whose access tokens are accepted too (the library's
+       * `jwt.issuers`): checked in full by the engine at start, with the field named.
+       */
+      trustedIssuers: z
+        .array(
+          z.strictObject({
+            issuer: z.string().min(1),
+            jwksUri: z.string().min(1).optional(),
+            discoveryUrl: z.string().min(1).optional(),
+            audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            audienceClaim: z.enum(['aud', 'client_id']).optional(),
+            algorithms: z.array(z.string()).min(1).optional(),
+            clockToleranceSec: z.number().int().min(0).max(300).optional(),
+            typ: z.union([z.string().min(1), z.literal(false)]).optional(),
+            requiredClaims: z.array(z.string().min(1)).optional(),
+            claimEquals: z.record(z.string(), z.string()).optional(),
+            claims: z
+              .strictObject({
+                scopes: z.array(z.array(z.string().min(1)).min(1)).optional(),
+                roles: z.array(z.array(z.string().min(1)).min(1)).optional(),
+                tenant: z.array(z.array(z.string().min(1)).min(1)).optional(),
+              })
+              .optional(),
+          }),
+        )
+        .max(32)
+        .optional(),
     })
     .optional(),
   limits: z
@@ -150,6 +178,8 @@ export interface ServerConfig {
     issuer: string;
     /** Whether `issuer` was set in the file (the default is this host's own address). */
     issuerConfigured: boolean;
+    /** Outside identity providers (the engine's `jwt.issuers`), as written in the file. */
+    trustedIssuers: NonNullable<NonNullable<ConfigFile['tokens']>['trustedIssuers']>;
     audience: string;
   };
   limits: { bodyBytes: number; jsonDepth: number; headersTimeoutMs: number; requestTimeoutMs: number };
@@ -280,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       rotateEveryMs: parseDuration(t.rotateEvery ?? '30d'),
       issuer: t.issuer ?? `http://${host}:${port}`,
       issuerConfigured: t.issuer !== undefined,
+      trustedIssuers: t.trustedIssuers ?? [],
       audience: t.audience ?? 'rampart',
     },
     limits: {

@@ -4,7 +4,7 @@
  * address before the body is read, a body field before validation, a user or key after
  * authentication). The policy itself is the engine's; this file only translates.
  */
-import type { RampartOptions, RateLimitRule, SecurityEvent } from 'rampart';
+import type { JwtOptions, RampartOptions, RateLimitRule, SecurityEvent } from 'rampart';
 import { RAMPART_DEFAULTS } from 'rampart';
 import type { KeyDecision } from 'rampart/internal/api-keys/verify.ts';
 import type { Clock } from 'rampart/internal/lib/types.ts';
@@ -84,7 +84,13 @@ export interface PolicyDeps {
 export function engineOptions(config: ServerConfig, deps: PolicyDeps): RampartOptions {
   const { keys } = deps;
   return {
-    jwt: { verifier: deps.tokens },
+    jwt: {
+      verifier: deps.tokens,
+      // Checked in full by the engine (algorithms, URLs, claim paths), the field named.
+      ...(config.tokens.trustedIssuers.length > 0
+        ? { issuers: config.tokens.trustedIssuers as unknown as NonNullable<JwtOptions['issuers']> }
+        : {}),
+    },
     apiKeys: {
       prefixes: [config.apiKeys.prefix],
       verify: (key, options) => keys.verify(key, options),

@@ -75,6 +75,24 @@ function oneInstanceAtATime(storage: Storage): <T>(fn: () => Promise<T>) => Prom
     : (fn) => fn();
 }
 
+/**
+ * Creates the engine; an option it refuses came from the configuration, so the error names the
+ * configuration's field (`tokens.trustedIssuers[0].jwksUri: …`) and stops the start as a
+ * ConfigError would.
+ */
+function policyOrConfigError(make: () => Rampart, undo: { fail(error: unknown): Promise<never> }): Rampart {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const message = error.message
+      .replace(/^jwt\.issuers/, 'tokens.trustedIssuers')
+      .replace(/^jwt\.keyFetch/, 'tokens.keyFetch');
+    void undo.fail(new ConfigError(message)).catch(() => {});
+    throw new ConfigError(message);
+  }
+}
+
 /** Work done after an answer was sent, awaited on a graceful stop so none is lost. */
 function backgroundTasks() {
   const pending = new Set<Promise<void>>();
@@ -169,47 +187,54 @@ export async function createRampartServer(
 
   // The engine comes first: the key service counts per-key limits on the engine's store.
   let apiKeys: ApiKeyService | undefined;
-  const rampart = createRampart(
-    engineOptions(config, {
-      tokens: sessions.verifier,
-      keys: {
-        verify: (key, verifyOptions) =>
-          apiKeys!.verify(key, verifyOptions.scope ? { scope: verifyOptions.scope } : {}),
-        isKnown: (key) => apiKeys?.isKnown(key) ?? false,
-        isBootstrapKey: (text) => apiKeys?.isBootstrapKey(text) ?? false,
-      },
-      store: redis
-        ? redisRateLimitStore({ client: redis.client })
-        : memoryRateLimitStore({ maxKeys: 1_000_000 }),
-      onEvent: (event) => {
-        audit.record(event);
-        if (event.type === 'authn_token_invalid' || event.type === 'authn_token_revoked') {
-          metrics.authentications.inc({
-            credential: String(event.detail.credential),
-            outcome: 'failure',
-            reason: String(event.detail.reason),
-          });
-        }
-      },
-      onError: (error, view) => {
-        const err = error as Error & { code?: string; cause?: unknown };
-        if (err?.code === 'STORE_UNAVAILABLE') {
-          // Expected while a database or Redis is down: one line, not a stack per request.
-          const cause = (err.cause as Error | undefined)?.message;
-          app?.log.warn(
-            { reqId: view?.requestId, err: { code: err.code, ...(cause ? { cause } : {}) } },
-            'store unavailable',
-          );
-        } else {
-          app?.log.error(
-            { reqId: view?.requestId, err: { type: err?.name, message: err?.message, stack: err?.stack } },
-            'unhandled error',
-          );
-        }
-      },
-      onRateLimited: (rule) => metrics.rateLimitRefusals.inc({ rule }),
-      now,
-    }),
+  const rampart = policyOrConfigError(
+    () =>
+      createRampart(
+        engineOptions(config, {
+          tokens: sessions.verifier,
+          keys: {
+            verify: (key, verifyOptions) =>
+              apiKeys!.verify(key, verifyOptions.scope ? { scope: verifyOptions.scope } : {}),
+            isKnown: (key) => apiKeys?.isKnown(key) ?? false,
+            isBootstrapKey: (text) => apiKeys?.isBootstrapKey(text) ?? false,
+          },
+          store: redis
+            ? redisRateLimitStore({ client: redis.client })
+            : memoryRateLimitStore({ maxKeys: 1_000_000 }),
+          onEvent: (event) => {
+            audit.record(event);
+            if (event.type === 'authn_token_invalid' || event.type === 'authn_token_revoked') {
+              metrics.authentications.inc({
+                credential: String(event.detail.scheme),
+                outcome: 'failure',
+                reason: String(event.detail.reason),
+              });
+            }
+          },
+          onError: (error, view) => {
+            const err = error as Error & { code?: string; cause?: unknown };
+            if (err?.code === 'STORE_UNAVAILABLE') {
+              // Expected while a database or Redis is down: one line, not a stack per request.
+              const cause = (err.cause as Error | undefined)?.message;
+              app?.log.warn(
+                { reqId: view?.requestId, err: { code: err.code, ...(cause ? { cause } : {}) } },
+                'store unavailable',
+              );
+            } else {
+              app?.log.error(
+                {
+                  reqId: view?.requestId,
+                  err: { type: err?.name, message: err?.message, stack: err?.stack },
+                },
+                'unhandled error',
+              );
+            }
+          },
+          onRateLimited: (rule) => metrics.rateLimitRefusals.inc({ rule }),
+          now,
+        }),
+      ),
+    undo,
   );
   undo.add(() => rampart.close());
   apiKeys = await oneInstanceAtATime(storage)(() =>
