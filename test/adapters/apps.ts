@@ -1,11 +1,17 @@
 /**
- * The conformance app, written once per framework: the same policy (JWT, API key with a
- * permission, the two limits, body and query validation, CORS, security headers, problem+json
- * errors) and the same routes. Each starts on 127.0.0.1, port 0, and is stopped by `close()`.
+ * The conformance app, written once per face: the same policy (JWT, API key with a permission,
+ * the two limits, body and query validation, CORS, security headers, problem+json errors) and
+ * the same routes, on Express, Fastify and Hono through the library's adapters, and on
+ * `rampart serve` itself (its own routes plus these, registered on the server's engine). Each
+ * starts on 127.0.0.1, port 0, and is stopped by `close()`.
  */
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
@@ -16,16 +22,33 @@ import { rampartPlugin } from 'rampart/fastify';
 import { createHonoRampart, type RampartEnv } from 'rampart/hono';
 import * as z from 'zod';
 import { userInput } from '../../examples/shared/policy.ts';
+import { loadConfig } from '../../packages/server/src/server/config.ts';
+import { createRampartServer } from '../../packages/server/src/server/server.ts';
+import { memoryStorage } from '../../packages/server/src/storage/memory.ts';
 
 export const searchQuery = z.object({
   q: z.string().min(2),
   page: z.coerce.number().int().positive().default(1),
 });
 
+/** The API keys a target serves: the library targets share one registry; the server makes its own. */
+export interface TargetKeys {
+  /** Scope `read`. */
+  read: string;
+  /** Scope `write`, 3 credits. */
+  write: string;
+  /** Revoked. */
+  revoked: string;
+  /** Key id → what the key is, to compare events across targets. */
+  names: Record<string, string>;
+}
+
 export interface RunningApp {
-  name: 'express' | 'fastify' | 'hono';
+  name: 'express' | 'fastify' | 'hono' | 'rampart serve';
   url: string;
   events: SecurityEvent[];
+  /** Set on the server target; the library targets use the shared registry's keys. */
+  keys?: TargetKeys;
   close(): Promise<void>;
 }
 
@@ -51,7 +74,8 @@ export async function expressApp(makePolicy: PolicyFactory): Promise<RunningApp>
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  // The limit comes before CORS: a preflight is a request too, and it is counted.
+  app.use(security.securityHeaders(), security.apiLimiter, security.cors(), security.jsonBody());
   app.get('/api/protected', security.authenticateToken, (req, res) => {
     res.json({
       message: 'Access granted',
@@ -63,6 +87,9 @@ export async function expressApp(makePolicy: PolicyFactory): Promise<RunningApp>
   });
   app.get('/api/data', security.validateApiKey('read'), (req, res) => {
     res.json({ data: ['alpha', 'beta'], keyId: req.principal!.keyId });
+  });
+  app.get('/api/write', security.validateApiKey('write'), (req, res) => {
+    res.json({ written: true, keyId: req.principal!.keyId });
   });
   app.post('/api/users', security.validateUserInput(userInput), (req, res) => {
     res.status(201).json({ email: req.body.email, name: req.body.name });
@@ -93,8 +120,9 @@ export async function expressApp(makePolicy: PolicyFactory): Promise<RunningApp>
 export async function fastifyApp(makePolicy: PolicyFactory): Promise<RunningApp> {
   const { rampart, events } = policyOf(makePolicy);
   const app = Fastify();
-  await app.register(rampartPlugin, { policy: rampart, cors: true });
+  await app.register(rampartPlugin, { policy: rampart });
   app.addHook('onRequest', app.rampart.apiLimiter);
+  app.addHook('onRequest', app.rampart.cors());
   app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({
     message: 'Access granted',
     user: { userId: request.principal!.userId, role: request.principal!.role },
@@ -104,6 +132,10 @@ export async function fastifyApp(makePolicy: PolicyFactory): Promise<RunningApp>
   }));
   app.get('/api/data', { preHandler: app.rampart.validateApiKey('read') }, async (request) => ({
     data: ['alpha', 'beta'],
+    keyId: request.principal!.keyId,
+  }));
+  app.get('/api/write', { preHandler: app.rampart.validateApiKey('write') }, async (request) => ({
+    written: true,
     keyId: request.principal!.keyId,
   }));
   app.post('/api/users', { preHandler: app.rampart.validateUserInput(userInput) }, async (request, reply) => {
@@ -135,7 +167,8 @@ export async function honoApp(makePolicy: PolicyFactory): Promise<RunningApp> {
   const { rampart, events } = policyOf(makePolicy);
   const security = createHonoRampart(rampart);
   const app = new Hono<RampartEnv>();
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  // The limit comes before CORS: a preflight is a request too, and it is counted.
+  app.use(security.securityHeaders(), security.apiLimiter, security.cors(), security.jsonBody());
   app.get('/api/protected', security.authenticateToken, (c) => {
     const principal = c.get('principal')!;
     return c.json({ message: 'Access granted', user: { userId: principal.userId, role: principal.role } });
@@ -143,6 +176,9 @@ export async function honoApp(makePolicy: PolicyFactory): Promise<RunningApp> {
   app.get('/api/admin', security.authenticate({ roles: ['admin'] }), (c) => c.json({ admin: true }));
   app.get('/api/data', security.validateApiKey('read'), (c) =>
     c.json({ data: ['alpha', 'beta'], keyId: c.get('principal')!.keyId }),
+  );
+  app.get('/api/write', security.validateApiKey('write'), (c) =>
+    c.json({ written: true, keyId: c.get('principal')!.keyId }),
   );
   app.post('/api/users', security.validateUserInput(userInput), (c) => {
     const body = c.get('validated')!.body as { email: string; name: string };
@@ -167,5 +203,112 @@ export async function honoApp(makePolicy: PolicyFactory): Promise<RunningApp> {
       await new Promise((resolve) => server.close(resolve));
       await rampart.close();
     },
+  };
+}
+
+/** What the server target is configured with, to match the library targets' policy. */
+export interface ServerTargetOptions {
+  secret: string;
+  issuer: string;
+  origin: string;
+  now: () => number;
+  /** The API limit (named `default`, as the library targets name theirs). */
+  limit: number;
+  bodyBytes: number;
+  /** Failed authentications allowed per address. */
+  failureBudget: number;
+}
+
+/**
+ * `rampart serve` as a conformance target: its own configuration set to the library targets'
+ * policy (HS256 with the same secret, issuer and audience, so one token works on all four; the
+ * same CORS, body limit and API limit), the conformance routes registered on the server's own
+ * engine, and API keys made by the server's key service (its store, its pepper).
+ */
+export async function serverApp(options: ServerTargetOptions): Promise<RunningApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rampart-conformance-'));
+  const file = join(dataDir, 'config.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      cors: { origins: [options.origin], credentials: true },
+      limits: { bodyBytes: options.bodyBytes },
+      rateLimit: {
+        default: { limit: options.limit, window: '15m' },
+        authFailures: { limit: options.failureBudget, window: '15m' },
+      },
+      tokens: { algorithm: 'HS256', issuer: options.issuer, audience: options.issuer },
+      logLevel: 'silent',
+    }),
+  );
+  const config = loadConfig(
+    { RAMPART_DATA_DIR: dataDir, RAMPART_CONFIG: file, RAMPART_JWT_SECRET: options.secret },
+    dataDir,
+  );
+  const events: SecurityEvent[] = [];
+  const server = await createRampartServer(config, {
+    storage: memoryStorage(),
+    now: options.now,
+    logStream: new PassThrough().resume(),
+    onEvent: (event) => events.push(event),
+    routes: (app, ctx) => {
+      app.get('/api/admin', { preHandler: ctx.protect({ roles: ['admin'] }) }, async () => ({ admin: true }));
+      app.get('/api/data', { preHandler: app.rampart.validateApiKey('read') }, async (request) => ({
+        data: ['alpha', 'beta'],
+        keyId: request.principal!.keyId,
+      }));
+      app.get('/api/write', { preHandler: app.rampart.validateApiKey('write') }, async (request) => ({
+        written: true,
+        keyId: request.principal!.keyId,
+      }));
+      app.post(
+        '/api/users',
+        { preHandler: app.rampart.validateUserInput(userInput) },
+        async (request, reply) => {
+          const body = request.body as { email: string; name: string };
+          return reply.code(201).send({ email: body.email, name: body.name });
+        },
+      );
+      app.get(
+        '/api/search',
+        { preHandler: app.rampart.validate({ query: searchQuery }) },
+        async (request) => ({
+          query: request.query,
+        }),
+      );
+      app.post('/api/reset-password', { preHandler: app.rampart.sensitiveLimiter }, async (_request, reply) =>
+        reply.code(202).send({ status: 'accepted' }),
+      );
+      app.get('/api/boom', async () => {
+        throw new Error(SECRET_FAILURE);
+      });
+    },
+  });
+  const make = async (name: string, scopes: string[], credits?: number) => {
+    const made = await server.context.apiKeys.create({
+      name,
+      ownerId: null,
+      scopes,
+      ...(credits !== undefined ? { credits: { remaining: credits } } : {}),
+    });
+    if (!made.ok) throw new Error(`could not make the ${name} key`);
+    return made;
+  };
+  const read = await make('read', ['read']);
+  const write = await make('write', ['write'], 3);
+  const revoked = await make('revoked', ['read']);
+  await server.context.apiKeys.revoke(revoked.record.id);
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    name: 'rampart serve',
+    url: await listen(server.app.server),
+    events,
+    keys: {
+      read: read.key,
+      write: write.key,
+      revoked: revoked.key,
+      names: { [read.record.id]: 'read', [write.record.id]: 'write', [revoked.record.id]: 'revoked' },
+    },
+    close: () => server.close(),
   };
 }

@@ -25,6 +25,7 @@ export type {
 } from './api-keys/index.ts';
 export {
   apiKeyRegex,
+  applyCredits,
   createApiKeyIssuer,
   createApiKeyVerifier,
   createKeyHasher,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { createRampart, type Rampart } from 'rampart';
+import { createRampart, type Rampart, type SecurityEvent } from 'rampart';
 import { createAuditRecorder } from 'rampart/internal/audit/index.ts';
 import type { Clock } from 'rampart/internal/lib/types.ts';
 import { memoryRateLimitStore } from 'rampart/internal/rate-limit/memory-store.ts';
@@ -46,6 +46,8 @@ export interface CreateServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra routes registered after Rampart's own (tests, embedding), on the same engine. */
   routes?: (app: FastifyInstance, context: Services) => void | Promise<void>;
+  /** Told of every security event as the engine emits it, before the audit trail batches it (tests, embedding). */
+  onEvent?: (event: SecurityEvent) => void;
 }
 
 /**
@@ -202,6 +204,7 @@ export async function createRampartServer(
             ? redisRateLimitStore({ client: redis.client })
             : memoryRateLimitStore({ maxKeys: 1_000_000 }),
           onEvent: (event) => {
+            options.onEvent?.(event);
             audit.record(event);
             if (event.type === 'authn_token_invalid' || event.type === 'authn_token_revoked') {
               metrics.authentications.inc({

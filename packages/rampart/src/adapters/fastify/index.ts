@@ -257,7 +257,23 @@ async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): 
   const cors = options.cors;
   if (cors !== undefined && cors !== false)
     fastify.addHook('onRequest', hooks.cors(cors === true ? undefined : cors));
-  if (options.jsonOnly === true) fastify.removeAllContentTypeParsers();
+  if (options.jsonOnly === true) {
+    fastify.removeAllContentTypeParsers();
+    // Every other type gets the engine's own 415, word for word, not Fastify's.
+    fastify.addContentTypeParser('*', async (request: FastifyRequest) => {
+      const decision = await rampart.readJson(
+        {
+          contentType: request.headers['content-type'],
+          contentLength: request.headers['content-length'],
+          transferEncoding: request.headers['transfer-encoding'],
+          body: null,
+        },
+        viewOf(request),
+      );
+      if (!decision.ok) throw Object.assign(decision.error!, { statusCode: decision.answer.status });
+      return undefined;
+    });
+  }
   if (options.jsonParser !== false) {
     if (fastify.hasContentTypeParser('application/json')) fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser(
