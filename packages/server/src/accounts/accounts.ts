@@ -26,6 +26,7 @@ import {
 import { checkEmail, emailKey } from 'rampart/internal/validation/email.ts';
 import { checkPassword, type PasswordOptions } from 'rampart/internal/validation/password.ts';
 import type { Storage, UserRecord } from '../storage/types.ts';
+import type { HashQueue } from './hash-queue.ts';
 import type { Mailer } from './mailer.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
 
@@ -55,6 +56,8 @@ export interface AccountDeps {
   onMailError: (error: unknown) => void;
   /** Runs work after the answer (the server waits for it on a graceful stop). */
   later: (task: () => Promise<void>) => void;
+  /** Where every argon2 runs, fairly by client address (`hash-queue.ts`). */
+  hashing: HashQueue;
 }
 
 /** The token pair of a login or refresh (RFC 6749 §5.1 field names). */
@@ -121,6 +124,7 @@ async function issuePair(
 export async function register(
   deps: AccountDeps,
   input: { email: string; password: string; name: string },
+  source: string,
 ): Promise<{ ok: true; user: UserRecord } | { ok: false; code: 'EMAIL_TAKEN' }> {
   const at = deps.now();
   const user: UserRecord = {
@@ -130,7 +134,7 @@ export async function register(
     name: input.name,
     role: 'user',
     // Hash before the uniqueness check, so a taken email costs the same time as a new one.
-    passwordHash: await hashPassword(input.password),
+    passwordHash: await deps.hashing.run(source, () => hashPassword(input.password)),
     createdAt: at,
     updatedAt: at,
     notBefore: null,
@@ -143,23 +147,21 @@ export async function register(
 export async function login(
   deps: AccountDeps,
   input: { email: string; password: string },
+  source: string,
 ): Promise<
   | { ok: true; user: UserRecord; tokens: TokenPair }
   | { ok: false; code: 'INVALID_CREDENTIALS'; userId?: string; reason: 'unknown_email' | 'wrong_password' }
 > {
   const user = await deps.storage.users.getByEmailKey(loginEmailKey(input.email));
   // An unknown email pays the same argon2id as a wrong password: timing tells nothing.
-  const ok = user
-    ? await verifyPassword(input.password, user.passwordHash)
-    : await dummyVerify(input.password);
+  const ok = await deps.hashing.run(source, () =>
+    user ? verifyPassword(input.password, user.passwordHash) : dummyVerify(input.password),
+  );
   if (!user) return { ok: false, code: 'INVALID_CREDENTIALS', reason: 'unknown_email' };
   if (!ok) return { ok: false, code: 'INVALID_CREDENTIALS', userId: user.id, reason: 'wrong_password' };
   if (needsRehash(user.passwordHash)) {
-    await deps.storage.users.update(
-      user.id,
-      { passwordHash: await hashPassword(input.password) },
-      deps.now(),
-    );
+    const passwordHash = await deps.hashing.run(source, () => hashPassword(input.password));
+    await deps.storage.users.update(user.id, { passwordHash }, deps.now());
   }
   return { ok: true, user, tokens: await issuePair(deps, user) };
 }
@@ -256,6 +258,7 @@ async function sendReset(deps: AccountDeps, email: string): Promise<void> {
 export async function confirmReset(
   deps: AccountDeps,
   input: { token: string; password: string },
+  source: string,
 ): Promise<{ ok: true; userId: string } | { ok: false; code: 'INVALID_RESET_TOKEN' } | PasswordProblem> {
   const { storage, now } = deps;
   const invalid = { ok: false, code: 'INVALID_RESET_TOKEN' } as const;
@@ -269,7 +272,8 @@ export async function confirmReset(
   if (user.notBefore !== null && Number(madeAt ?? 0) < user.notBefore) return invalid;
   const weak = contextProblem(deps, input.password, user, '/password');
   if (weak) return weak;
-  await storage.users.update(user.id, { passwordHash: await hashPassword(input.password) }, now());
+  const passwordHash = await deps.hashing.run(source, () => hashPassword(input.password));
+  await storage.users.update(user.id, { passwordHash }, now());
   await deps.sessions.endAllSessions(user.id);
   return { ok: true, userId: user.id };
 }
@@ -279,15 +283,18 @@ export async function changePassword(
   deps: AccountDeps,
   userId: string,
   input: { currentPassword: string; newPassword: string },
+  source: string,
 ): Promise<{ ok: true } | { ok: false; code: 'INVALID_CREDENTIALS' } | PasswordProblem> {
   const { storage, now } = deps;
   const user = await storage.users.getById(userId);
-  if (!user || !(await verifyPassword(input.currentPassword, user.passwordHash))) {
-    return { ok: false, code: 'INVALID_CREDENTIALS' };
-  }
+  const right = user
+    ? await deps.hashing.run(source, () => verifyPassword(input.currentPassword, user.passwordHash))
+    : false;
+  if (!user || !right) return { ok: false, code: 'INVALID_CREDENTIALS' };
   const weak = contextProblem(deps, input.newPassword, user, '/newPassword');
   if (weak) return weak;
-  await storage.users.update(user.id, { passwordHash: await hashPassword(input.newPassword) }, now());
+  const passwordHash = await deps.hashing.run(source, () => hashPassword(input.newPassword));
+  await storage.users.update(user.id, { passwordHash }, now());
   await deps.sessions.endAllSessions(user.id);
   return { ok: true };
 }

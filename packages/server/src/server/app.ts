@@ -81,6 +81,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     requireHostHeader: true,
   };
 
+  // One limiter for the address rules: the hook below and Fastify's own early errors share it.
+  const addressLimit = rampart.rateLimit(limits.byAddress);
   const app = Fastify({
     // Request log lines carry no headers or bodies at all (credential-shaped text in the URL is
     // redacted in onResponse), so there is nothing left for pino to censor per line.
@@ -95,7 +97,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
     // Errors Fastify answers before any hook (a malformed percent-encoding in the path) go
     // through the engine's problem+json with the security headers too.
-    frameworkErrors: frameworkErrors(rampart),
+    frameworkErrors: frameworkErrors(rampart, { limit: addressLimit }),
     // Only read by Fastify to say "https://" in its listening line; serverFactory builds the server.
     ...(https ? { https: { cert: config.tls!.cert, key: config.tls!.key } } : {}),
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
@@ -122,9 +124,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const inbound = request.headers['x-request-id'];
     if (typeof inbound === 'string' && CORRELATION_ID.test(inbound)) request.correlationId = inbound;
   });
-  const byAddress = app.rampart.rateLimit(limits.byAddress);
   app.addHook('onRequest', async (request, reply) => {
-    if (!UNLIMITED.has(request.routeOptions.url ?? '')) return byAddress(request, reply);
+    if (UNLIMITED.has(request.routeOptions.url ?? '')) return;
+    const decision = await addressLimit(app.rampart.view(request));
+    if (!decision.ok)
+      return reply
+        .code(decision.answer.status)
+        .headers(decision.answer.headers)
+        .send(JSON.stringify(decision.answer.body));
+    reply.headers(decision.headers);
   });
   app.addHook('onRequest', app.rampart.screen());
   app.addHook('onRequest', app.rampart.cors());

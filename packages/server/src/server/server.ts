@@ -10,6 +10,7 @@ import { refreshPolicy } from 'rampart/internal/tokens/refresh-token.ts';
 import type { PasswordOptions } from 'rampart/internal/validation/password.ts';
 import { tutorialPasswordPolicy } from 'rampart/internal/validation/password.ts';
 import type { AccountDeps } from '../accounts/accounts.ts';
+import { createHashQueue } from '../accounts/hash-queue.ts';
 import { type PostgresStorage, postgresStorage } from '../storage/postgres.ts';
 import { sqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
@@ -216,7 +217,7 @@ export async function createRampartServer(
           },
           onError: (error, view) => {
             const err = error as Error & { code?: string; cause?: unknown };
-            if (err?.code === 'STORE_UNAVAILABLE') {
+            if (err?.code === 'STORE_UNAVAILABLE' || err?.code === 'SERVICE_UNAVAILABLE') {
               // Expected while a database or Redis is down: one line, not a stack per request.
               const cause = (err.cause as Error | undefined)?.message;
               app?.log.warn(
@@ -284,6 +285,7 @@ export async function createRampartServer(
     onMailError: (error) =>
       app?.log.error({ err: { message: (error as Error).message } }, 'reset mail failed'),
     later: (task) => later.run(task),
+    hashing: createHashQueue(),
   };
 
   app = await createApp({

@@ -73,6 +73,8 @@ export interface FastifyRampart extends TutorialNames<RampartHook> {
   securityHeaders(options?: SecurityHeadersOptions): RampartHook;
   /** onRequest: request hygiene (`policy.screen`), with `Allow` from the app's own routes. */
   screen(): RampartHook;
+  /** Any limit-like step of the policy as a hook (a refusal answers; a pass adds its headers). */
+  asHook(step: Step<Decision>): RampartHook;
   /** The engine's view of a request (to call a policy method from a handler). */
   view(request: FastifyRequest): RequestView;
   /** Records a route handler's security event through the policy. */
@@ -221,6 +223,7 @@ function pieces(
           if (!decision.ok) return send(reply, decision.answer);
         };
       },
+      asHook: limit,
       view: viewOf,
       event: (request, event) => rampart.event(viewOf(request), event),
       forbid: (request, needed, detail) => rampart.forbid(viewOf(request), needed, detail),
@@ -313,21 +316,61 @@ export const rampartPlugin = Object.assign(plugin, {
   [Symbol.for('plugin-meta')]: { name: 'rampart', fastify: '5.x' },
 });
 
+/** Options of {@link frameworkErrors}. */
+export interface FrameworkErrorsOptions {
+  /** The security headers; default the policy's. */
+  securityHeaders?: SecurityHeadersOptions;
+  /** A limit step these requests count against too (they did reach the server): e.g. the address limit. */
+  limit?: Step<Decision>;
+}
+
 /**
  * For `Fastify({ frameworkErrors })`: the errors Fastify answers before any hook runs (a
  * malformed percent-encoding in the path, `FST_ERR_BAD_URL`) go through the same problem+json
- * answer, with the security headers, instead of Fastify's own JSON echoing the raw path.
- * @example const app = Fastify({ frameworkErrors: frameworkErrors(policy) });
+ * answer, with the security headers and the request id, instead of Fastify's own JSON echoing
+ * the raw path; with `limit`, they count against it like any request.
+ * @example const app = Fastify({ frameworkErrors: frameworkErrors(policy, { limit: policy.apiLimiter }) });
  */
 export function frameworkErrors(
   policy: Rampart,
-  headers: SecurityHeadersOptions | undefined = undefined,
+  options: FrameworkErrorsOptions = {},
 ): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
-  const security = policy.securityHeaders(headers);
+  const security = policy.securityHeaders(options.securityHeaders);
   return (error, request, reply) => {
-    const answer = policy.errorAnswer(Object.assign(error, { statusCode: error.statusCode ?? 400 }), {
+    const url = request.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const view: RequestView = {
+      method: request.raw.method ?? 'GET',
+      path: q < 0 ? url : url.slice(0, q),
+      route: undefined,
+      headers: nodeHeaders(request.raw),
+      query: undefined,
+      ip: request.raw.socket.remoteAddress ?? '',
+      body: undefined,
+      params: undefined,
+      principal: undefined,
       requestId: request.id,
-    } as RequestView);
-    reply.code(answer.status).headers(security).headers(answer.headers).send(JSON.stringify(answer.body));
+    };
+    const answer = (limited: Readonly<Record<string, string>>) => {
+      const problem = policy.errorAnswer(Object.assign(error, { statusCode: error.statusCode ?? 400 }), view);
+      reply
+        .code(problem.status)
+        .headers(security)
+        .headers(limited)
+        .headers(problem.headers)
+        .send(JSON.stringify(problem.body));
+    };
+    if (options.limit === undefined) return answer({});
+    options.limit(view).then(
+      (decision) => {
+        if (decision.ok) return answer(decision.headers);
+        reply
+          .code(decision.answer.status)
+          .headers(security)
+          .headers(decision.answer.headers)
+          .send(JSON.stringify(decision.answer.body));
+      },
+      () => answer({}),
+    );
   };
 }

@@ -48,6 +48,8 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
     new RampartError('VALIDATION_FAILED', {
       errors: [{ path: problem.field, code: problem.rule, message: problem.message }],
     });
+  /** The client address behind trusted proxies: whose turn it is in the hashing queue. */
+  const source = (request: FastifyRequest) => rampart.policy.clientIp(rampart.view(request));
   // RFC 9110 §15.5.2: every 401 says how to authenticate.
   const wrongPassword = () =>
     new RampartError('INVALID_CREDENTIALS', { headers: { 'www-authenticate': CHALLENGE } });
@@ -56,7 +58,7 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
     '/v1/auth/register',
     { preValidation: rampart.validate({ body: registerBody }) },
     async (request, reply) => {
-      const outcome = await register(accounts, request.body as z.infer<typeof registerBody>);
+      const outcome = await register(accounts, request.body as z.infer<typeof registerBody>, source(request));
       if (!outcome.ok) throw new RampartError('EMAIL_TAKEN');
       rampart.event(request, { type: 'user_created', outcome: 'success', actor: outcome.user.id });
       return reply.code(201).send(publicUser(outcome.user, true));
@@ -73,7 +75,7 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
       preHandler: rampart.attempts({ rules: [limits.loginAccount] }),
     },
     async (request) => {
-      const outcome = await login(accounts, request.body as z.infer<typeof loginBody>);
+      const outcome = await login(accounts, request.body as z.infer<typeof loginBody>, source(request));
       if (!outcome.ok) {
         request.attempt!.settle(false);
         rampart.event(request, {
@@ -151,7 +153,11 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
     '/v1/auth/password-reset/confirm',
     { preValidation: rampart.validate({ body: confirmBody }), preHandler: rampart.attempts() },
     async (request, reply) => {
-      const outcome = await confirmReset(accounts, request.body as z.infer<typeof confirmBody>);
+      const outcome = await confirmReset(
+        accounts,
+        request.body as z.infer<typeof confirmBody>,
+        source(request),
+      );
       if (!outcome.ok) {
         request.attempt!.settle(false);
         throw outcome.code === 'WEAK_PASSWORD' ? weak(outcome) : new RampartError('INVALID_RESET_TOKEN');
@@ -180,6 +186,7 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
         accounts,
         principal.userId!,
         request.body as z.infer<typeof changeBody>,
+        source(request),
       );
       if (!outcome.ok) {
         if (outcome.code === 'WEAK_PASSWORD') {
