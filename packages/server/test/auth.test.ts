@@ -51,7 +51,8 @@ describe('accounts', () => {
     assert.equal(user.email, 'Ada@example.com');
     assert.equal(user.role, 'user');
     assert.ok(!Number.isNaN(Date.parse(user.createdAt)));
-    assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'email', 'id', 'name', 'role']);
+    assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'email', 'emailVerified', 'id', 'name', 'role']);
+    assert.equal(user.emailVerified, false);
   });
 
   test('an email is unique regardless of case: 409 EMAIL_TAKEN', async () => {
@@ -139,7 +140,13 @@ describe('accounts', () => {
     assert.equal(payload.sub, user.id);
     for (const claim of ['iss', 'aud', 'exp', 'iat', 'jti']) assert.ok(payload[claim] !== undefined, claim);
     const me = await s.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(pair.access_token) });
-    assert.deepEqual(me.json(), { id: user.id, email, name: 'Ada Lovelace', role: 'user' });
+    assert.deepEqual(me.json(), {
+      id: user.id,
+      email,
+      name: 'Ada Lovelace',
+      role: 'user',
+      emailVerified: false,
+    });
     const protectedRes = await s.app.inject({
       method: 'GET',
       url: '/api/protected',
@@ -338,9 +345,14 @@ describe('logout and password changes', () => {
     assert.equal(known.statusCode, 202);
     assert.equal(unknown.statusCode, 202);
     assert.equal(known.body, unknown.body);
-    const outbox = readFileSync(join(s.dataDir, 'outbox.jsonl'), 'utf8').trim().split('\n');
+    await s.idle();
+    const outbox = readFileSync(join(s.dataDir, 'outbox.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { subject: string; text: string })
+      .filter((mail) => mail.subject === 'Reset your password');
     assert.equal(outbox.length, 1, 'mail only for the real account');
-    const token = /rst_[0-9A-Za-z]{43}/.exec(JSON.parse(outbox[0]!).text)![0];
+    const token = /rst_[0-9A-Za-z]{43}/.exec(outbox[0]!.text)![0];
     const newPassword = 'a brand new passphrase 42';
     const confirm = await s.app.inject({
       method: 'POST',
@@ -398,9 +410,11 @@ describe('logout and password changes', () => {
       });
       const { email } = await register(s);
       await s.app.inject({ method: 'POST', url: '/v1/auth/password-reset', payload: { email } });
-      for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.equal(received.length, 1);
-      const mail = received[0]!;
+      await s.idle();
+      const resets = () => received.filter((m) => m.includes('Subject: Reset your password'));
+      for (let i = 0; i < 100 && resets().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(resets().length, 1);
+      const mail = resets()[0]!;
       assert.match(mail, /To: user\d+@example\.com/);
       const token = /rst_[0-9A-Za-z]{43}/.exec(mail.replace(/=\r\n/g, ''))![0];
       const confirm = await s.app.inject({
@@ -485,6 +499,7 @@ describe('no secrets in events, logs or the database', () => {
     await s.app.inject({ method: 'GET', url: `/api/protected?access_token=${pair.access_token}` });
     await s.close();
     const resetToken = /rst_[0-9A-Za-z]{43}/.exec(readFileSync(join(s.dataDir, 'outbox.jsonl'), 'utf8'))![0];
+    const verifyToken = /ver_[0-9A-Za-z]{43}/.exec(readFileSync(join(s.dataDir, 'outbox.jsonl'), 'utf8'))![0];
     const secrets = [
       password,
       'wrong-password-marker-9912',
@@ -494,6 +509,7 @@ describe('no secrets in events, logs or the database', () => {
       refreshed.access_token,
       refreshed.refresh_token,
       resetToken,
+      verifyToken,
     ];
     const haystacks: Array<[string, string]> = [['log output', s.logText()]];
     for (const file of readdirSync(s.dataDir)) {

@@ -5,26 +5,34 @@
  */
 import type { Awaitable } from '../lib/types.ts';
 
-/** The OWASP logging vocabulary types Rampart records (API.md "Security events"). */
-export type AuditEventType =
-  | 'authn_login_success'
-  | 'authn_login_fail'
-  | 'authn_token_invalid'
-  | 'authn_token_revoked'
-  | 'authn_token_reuse'
-  | 'authn_password_change'
-  | 'authz_fail'
-  | 'excess_rate_limit_exceeded'
-  | 'input_validation_fail'
-  | 'key_created'
-  | 'key_revoked'
-  | 'key_rotated'
-  | 'user_created'
-  | 'sys_startup'
-  | 'sys_shutdown'
-  | 'sys_store_down'
-  | 'sys_store_up'
-  | 'malicious_request';
+/**
+ * Every event type Rampart records, as data (the CLI checks `--type` against it): the OWASP
+ * Logging Vocabulary where one fits (API.md "Security events").
+ */
+export const AUDIT_EVENT_TYPES = Object.freeze([
+  'authn_login_success',
+  'authn_login_fail',
+  'authn_token_invalid',
+  'authn_token_revoked',
+  'authn_token_reuse',
+  'authn_password_change',
+  'authz_fail',
+  'excess_rate_limit_exceeded',
+  'input_validation_fail',
+  'key_created',
+  'key_revoked',
+  'key_rotated',
+  'user_created',
+  'user_email_verified',
+  'sys_startup',
+  'sys_shutdown',
+  'sys_store_down',
+  'sys_store_up',
+  'malicious_request',
+] as const);
+
+/** One of {@link AUDIT_EVENT_TYPES}. */
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export type AuditOutcome = 'success' | 'failure' | 'blocked' | 'info';
 

@@ -14,8 +14,13 @@ export const RAMPART_DEFAULTS = Object.freeze({
   accountFailures: Object.freeze({ limit: 10, window: '15m' } as const),
   /** Password resets per address and per e-mail (API.md: 5 per hour). */
   passwordReset: Object.freeze({ limit: 5, window: '1h' } as const),
-  /** The wait for one shared-store answer (loop lag not counted), ms. */
-  storeTimeoutMs: 100,
+  /**
+   * The wait for one shared-store answer (loop lag not counted), ms. Generous on purpose: a
+   * command that timed out has usually still run on Redis, so deciding it again locally counts
+   * it twice; a dead connection is told apart at once (it fails without waiting), and a hung one
+   * trips the breaker after `failuresToTrip` such waits.
+   */
+  storeTimeoutMs: 1_000,
   /** Shared-store failures in a row that mark it down (a dead connection: at once). */
   failuresToTrip: 3,
   /** While a shared store is down, how often one probe checks it, ms. */

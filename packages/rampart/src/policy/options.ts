@@ -163,7 +163,7 @@ export interface RampartRateLimitOptions {
   sensitive?: Partial<RateLimitRule>;
   /**
    * How long one shared-store answer may take, ms, not counting time the event loop was
-   * blocked; default 100. A slower answer is decided by the rule's failure policy for that
+   * blocked; default 1,000. A slower answer is decided by the rule's failure policy for that
    * request only.
    */
   storeTimeoutMs?: number;

@@ -115,7 +115,7 @@ export interface RateLimiterOptions {
   now?: Clock;
   /** Plain store only: the per-instance store `'local'` rules use while `store` is down (see `resilientStore`). */
   fallback?: RateLimitStore;
-  /** Plain store only: the wait for one store answer, ms, loop lag not counted; default 100. */
+  /** Plain store only: the wait for one store answer, ms, loop lag not counted; default 1,000. */
   storeTimeoutMs?: number;
   /** Plain store only: store failures in a row that mark it down; default 3 (a dead connection: at once). */
   failuresToTrip?: number;

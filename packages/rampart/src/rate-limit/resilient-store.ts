@@ -45,7 +45,9 @@ export interface ResilientStoreOptions {
   fallback?: RateLimitStore;
   /**
    * How long one call may wait for the store, ms, not counting time the event loop itself was
-   * blocked; default 100. 0 waits for ever (leave it to the client's own timeout).
+   * blocked; default 1,000 (a timed-out command has usually still run on the store, so deciding
+   * it again locally counts it twice: a slow answer is worth waiting for; a dead connection fails
+   * at once anyway). 0 waits for ever (leave it to the client's own timeout).
    */
   timeoutMs?: number;
   /** Failures in a row (timeouts, errors) that open the breaker; default 3. A dead connection opens it at once. */

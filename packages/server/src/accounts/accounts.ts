@@ -34,6 +34,10 @@ const RESET_PREFIX = 'reset:';
 const RESET_TOKEN = /^rst_[0-9A-Za-z]{43}$/;
 /** How long a reset link works. */
 export const RESET_TTL_MS = 30 * 60_000;
+const VERIFY_PREFIX = 'verify:';
+const VERIFY_TOKEN = /^ver_[0-9A-Za-z]{43}$/;
+/** How long a verification link works. */
+export const VERIFY_TTL_MS = 24 * 3_600_000;
 
 /** What the use-cases need of the session service: issuing, and ending sessions. */
 export interface SessionPort {
@@ -52,6 +56,8 @@ export interface AccountDeps {
   passwords: PasswordOptions;
   /** The reset page the mail links to (`?token=` appended); the bare token when unset. */
   resetUrl: string | undefined;
+  /** The verification page the mail links to (`?token=` appended); the bare token when unset. */
+  verifyUrl: string | undefined;
   /** Told of a mail that could not be sent (never with its text: it holds a token). */
   onMailError: (error: unknown) => void;
   /** Runs work after the answer (the server waits for it on a graceful stop). */
@@ -140,7 +146,44 @@ export async function register(
     notBefore: null,
   };
   if ((await deps.storage.users.create(user)) === 'email_taken') return { ok: false, code: 'EMAIL_TAKEN' };
+  deps.later(() => sendVerification(deps, user).catch(deps.onMailError));
   return { ok: true, user };
+}
+
+/**
+ * Mails a verification link: a single-use token, kept by hash (like a reset token), that names
+ * the account and the address it was sent to (a changed address voids it).
+ */
+export async function sendVerification(
+  deps: AccountDeps,
+  user: Pick<UserRecord, 'id' | 'email'>,
+): Promise<void> {
+  const token = `ver_${randomBase62(43)}`;
+  const at = deps.now();
+  await deps.storage.ttl.put(VERIFY_PREFIX + sha256(token), `${user.id} ${user.email}`, at + VERIFY_TTL_MS);
+  await deps.mailer.send({
+    to: user.email,
+    subject: 'Verify your e-mail address',
+    text: linkMail(token, deps.verifyUrl, 'verify'),
+  });
+}
+
+/** Confirms an address: the token works once, for the address it was sent to. */
+export async function verifyEmail(
+  deps: AccountDeps,
+  token: string,
+): Promise<{ ok: true; userId: string } | { ok: false; code: 'INVALID_VERIFICATION_TOKEN' }> {
+  const invalid = { ok: false, code: 'INVALID_VERIFICATION_TOKEN' } as const;
+  if (!VERIFY_TOKEN.test(token)) return invalid;
+  const value = await deps.storage.ttl.take(VERIFY_PREFIX + sha256(token), deps.now());
+  if (!value) return invalid;
+  const space = value.indexOf(' ');
+  const user = await deps.storage.users.getById(value.slice(0, space));
+  if (!user || user.email !== value.slice(space + 1)) return invalid;
+  if (user.emailVerifiedAt === undefined) {
+    await deps.storage.users.update(user.id, { emailVerifiedAt: deps.now() }, deps.now());
+  }
+  return { ok: true, userId: user.id };
 }
 
 /** Log in with e-mail and password. */
@@ -250,7 +293,7 @@ async function sendReset(deps: AccountDeps, email: string): Promise<void> {
   await deps.mailer.send({
     to: user.email,
     subject: 'Reset your password',
-    text: resetMailText(token, deps.resetUrl),
+    text: linkMail(token, deps.resetUrl, 'reset'),
   });
 }
 
@@ -299,7 +342,9 @@ export async function changePassword(
   return { ok: true };
 }
 
-function resetMailText(token: string, resetUrl: string | undefined): string {
-  const link = resetUrl ? `${resetUrl}${resetUrl.includes('?') ? '&' : '?'}token=${token}` : token;
-  return `Someone asked to reset the password of this account.\n\nTo choose a new password, use:\n${link}\n\nIt works once, within 30 minutes. If it was not you, ignore this message.\n`;
+function linkMail(token: string, url: string | undefined, kind: 'reset' | 'verify'): string {
+  const link = url ? `${url}${url.includes('?') ? '&' : '?'}token=${token}` : token;
+  return kind === 'reset'
+    ? `Someone asked to reset the password of this account.\n\nTo choose a new password, use:\n${link}\n\nIt works once, within 30 minutes. If it was not you, ignore this message.\n`
+    : `Welcome. To confirm that this address is yours, use:\n${link}\n\nIt works once, within 24 hours. If you did not create an account, ignore this message.\n`;
 }

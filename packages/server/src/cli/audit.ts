@@ -1,4 +1,5 @@
 /** `rampart audit`: the audit trail, newest first, filtered by type, time and actor. */
+import { AUDIT_EVENT_TYPES } from 'rampart/internal/audit/events.ts';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { openStorage } from '../server/server.ts';
 import type { AuditEventType, AuditQuery } from '../storage/types.ts';
@@ -8,34 +9,7 @@ import { loadCliConfig } from './config.ts';
 import { cell, shellQuote, table } from './output.ts';
 import { safeEventView } from './views.ts';
 
-/**
- * Every event type (the library's `AuditEventType`), as data the CLI can check `--type`
- * against. The two type checks below fail the build when the library's union and this list
- * differ, so a new event type cannot be refused by the CLI.
- */
-export const AUDIT_EVENT_TYPES = [
-  'authn_login_success',
-  'authn_login_fail',
-  'authn_token_invalid',
-  'authn_token_revoked',
-  'authn_token_reuse',
-  'authn_password_change',
-  'authz_fail',
-  'excess_rate_limit_exceeded',
-  'input_validation_fail',
-  'key_created',
-  'key_revoked',
-  'key_rotated',
-  'user_created',
-  'sys_startup',
-  'sys_shutdown',
-  'sys_store_down',
-  'sys_store_up',
-  'malicious_request',
-] as const satisfies readonly AuditEventType[];
-type Missing = Exclude<AuditEventType, (typeof AUDIT_EVENT_TYPES)[number]>;
-const everyTypeListed: [Missing] extends [never] ? true : Missing = true;
-void everyTypeListed;
+export { AUDIT_EVENT_TYPES };
 
 export const AUDIT_USAGE = `Usage:
   rampart audit [--type <event type>] [--since <ISO | epoch ms | 1h>] [--until <ISO | epoch ms | 1h>]

@@ -123,6 +123,7 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  accounts: z.strictObject({ requireVerifiedEmail: z.boolean().optional() }).optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -190,6 +191,10 @@ export interface ServerConfig {
   mail: { smtpUrl: string | undefined; from: string };
   /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
   resetUrl: string | undefined;
+  /** The verification page the mail links to (`?token=` is appended); the bare token when unset. */
+  verifyUrl: string | undefined;
+  /** `accounts.requireVerifiedEmail`: an account must prove its address before it creates API keys. */
+  accounts: { requireVerifiedEmail: boolean };
 }
 
 /** A configuration problem: the message names the field. */
@@ -327,6 +332,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',
     },
     resetUrl: urlFromEnv(env, 'RAMPART_RESET_URL', /^https?:$/),
+    verifyUrl: urlFromEnv(env, 'RAMPART_VERIFY_URL', /^https?:$/),
+    accounts: { requireVerifiedEmail: file.accounts?.requireVerifiedEmail ?? false },
   };
 }
 

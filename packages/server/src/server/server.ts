@@ -31,6 +31,8 @@ export interface RampartServer {
   context: Services;
   /** The engine the server runs its policy through. */
   rampart: Rampart;
+  /** Resolves when the work done after answers (reset and verification mail) is finished. */
+  idle(): Promise<void>;
   /** Stops accepting, lets in-flight requests finish, flushes events, closes storage. */
   close(): Promise<void>;
 }
@@ -282,6 +284,7 @@ export async function createRampartServer(
     now,
     passwords,
     resetUrl: config.resetUrl,
+    verifyUrl: config.verifyUrl,
     onMailError: (error) =>
       app?.log.error({ err: { message: (error as Error).message } }, 'reset mail failed'),
     later: (task) => later.run(task),
@@ -328,6 +331,7 @@ export async function createRampartServer(
     app: shell,
     context,
     rampart,
+    idle: () => later.drain(),
     close() {
       closing ??= (async () => {
         await shell.close();

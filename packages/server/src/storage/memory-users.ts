@@ -31,6 +31,8 @@ function view(user: UserRecord | undefined): UserRecord | undefined {
   };
   if (user.disabledAt === undefined || user.disabledAt === null) delete out.disabledAt;
   else out.disabledAt = clampInstant(user.disabledAt);
+  if (user.emailVerifiedAt === undefined || user.emailVerifiedAt === null) delete out.emailVerifiedAt;
+  else out.emailVerifiedAt = clampInstant(user.emailVerifiedAt);
   return out;
 }
 

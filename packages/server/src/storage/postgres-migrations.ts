@@ -171,4 +171,8 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
     );
     CREATE INDEX usage_counts_prune ON usage_counts (granularity, bucket_start);`,
   },
+  {
+    id: '050_email_verification',
+    sql: 'ALTER TABLE users ADD COLUMN email_verified_at BIGINT;',
+  },
 ];

@@ -10,13 +10,14 @@ export function postgresUserStore(sql: Sql): UserStore {
     role: 'role',
     passwordHash: 'password_hash',
     notBefore: 'not_before',
+    emailVerifiedAt: 'email_verified_at',
   };
   return {
     async create(u) {
       const { count } = await sql.write(
         'rampart_user_create',
-        `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before, disabled_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (email_key) DO NOTHING`,
+        `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before, disabled_at, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (email_key) DO NOTHING`,
         [
           u.id,
           u.email,
@@ -28,6 +29,7 @@ export function postgresUserStore(sql: Sql): UserStore {
           u.updatedAt,
           u.notBefore,
           u.disabledAt ?? null,
+          u.emailVerifiedAt ?? null,
         ],
       );
       return count === 1 ? 'created' : 'email_taken';

@@ -48,6 +48,9 @@ export function userFromRow(row: Row | undefined): UserRecord | undefined {
     notBefore: instantOrNull(row.not_before),
   };
   if (row.disabled_at !== null && row.disabled_at !== undefined) user.disabledAt = instant(row.disabled_at);
+  if (row.email_verified_at !== null && row.email_verified_at !== undefined) {
+    user.emailVerifiedAt = instant(row.email_verified_at);
+  }
   return user;
 }
 

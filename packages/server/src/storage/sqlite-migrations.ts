@@ -158,4 +158,9 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<{ id: string; sql: string }> = [
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX usage_counts_prune ON usage_counts (granularity, bucket_start);`,
   },
+  {
+    // E-mail verification: when the owner proved the address (NULL until then).
+    id: '050_email_verification',
+    sql: 'ALTER TABLE users ADD COLUMN email_verified_at INTEGER;',
+  },
 ];

@@ -7,8 +7,8 @@ import type { UserAdminStore, UserChange, UserPatch, UserRecord, UserStore } fro
 /** Accounts on SQLite: each method one statement, so atomic; see `UserStore`. */
 export function sqliteUserStore(db: DatabaseSync): UserStore {
   const insert = db.prepare(
-    `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before, disabled_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`,
+    `INSERT INTO users (id, email, email_key, name, role, password_hash, created_at, updated_at, not_before, disabled_at, email_verified_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email_key) DO NOTHING`,
   );
   const byId = db.prepare('SELECT * FROM users WHERE id = ?');
   const byEmail = db.prepare('SELECT * FROM users WHERE email_key = ?');
@@ -18,6 +18,7 @@ export function sqliteUserStore(db: DatabaseSync): UserStore {
     role: 'role',
     passwordHash: 'password_hash',
     notBefore: 'not_before',
+    emailVerifiedAt: 'email_verified_at',
   };
   return {
     create(u) {
@@ -32,6 +33,7 @@ export function sqliteUserStore(db: DatabaseSync): UserStore {
         u.updatedAt,
         u.notBefore,
         u.disabledAt ?? null,
+        u.emailVerifiedAt ?? null,
       );
       return result.changes === 1 ? 'created' : 'email_taken';
     },

@@ -51,9 +51,13 @@ export interface UserRecord {
   notBefore: number | null;
   /** When an administrator disabled the account; absent while it is enabled. */
   disabledAt?: number;
+  /** When the owner proved the address (the link of the verification mail); absent until then. */
+  emailVerifiedAt?: number;
 }
 
-export type UserPatch = Partial<Pick<UserRecord, 'name' | 'role' | 'passwordHash' | 'notBefore'>>;
+export type UserPatch = Partial<
+  Pick<UserRecord, 'name' | 'role' | 'passwordHash' | 'notBefore' | 'emailVerifiedAt'>
+>;
 
 /** A page of a store's records, newest first (`rampart export`, admin listings). */
 export interface PageQuery {

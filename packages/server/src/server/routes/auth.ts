@@ -14,6 +14,8 @@ import {
   refresh,
   register,
   requestReset,
+  sendVerification,
+  verifyEmail,
 } from '../../accounts/accounts.ts';
 import type { UserRecord } from '../../storage/types.ts';
 import type { Services } from '../services.ts';
@@ -173,6 +175,31 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
     },
   );
 
+  const verifyBody = z.strictObject({ token: z.string().max(200) });
+  app.post(
+    '/v1/auth/verify-email',
+    { preValidation: rampart.validate({ body: verifyBody }) },
+    async (request, reply) => {
+      const outcome = await verifyEmail(accounts, (request.body as z.infer<typeof verifyBody>).token);
+      if (!outcome.ok) throw new RampartError('INVALID_VERIFICATION_TOKEN');
+      rampart.event(request, { type: 'user_email_verified', outcome: 'success', actor: outcome.userId });
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/v1/auth/verify-email/resend',
+    // Limited like a reset (5 an hour per client): each one sends a mail.
+    { preHandler: [...ctx.protect({ accept: 'bearer' }), rampart.sensitiveLimiter] },
+    async (request, reply) => {
+      const user = await ctx.storage.users.getById(principalOf(request).userId!);
+      if (user && user.emailVerifiedAt === undefined) {
+        accounts.later(() => sendVerification(accounts, user).catch(accounts.onMailError));
+      }
+      return reply.code(202).send({ status: 'accepted' });
+    },
+  );
+
   const changeBody = z.strictObject({ currentPassword: loginPassword, newPassword: password });
   app.post(
     '/v1/auth/password',
@@ -239,7 +266,13 @@ export function principalOf(request: FastifyRequest) {
 }
 
 function publicUser(user: UserRecord, withCreated: boolean) {
-  const out: Record<string, unknown> = { id: user.id, email: user.email, name: user.name, role: user.role };
+  const out: Record<string, unknown> = {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    emailVerified: user.emailVerifiedAt !== undefined,
+  };
   if (withCreated) out.createdAt = new Date(user.createdAt).toISOString();
   return out;
 }

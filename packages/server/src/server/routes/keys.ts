@@ -198,6 +198,12 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
     { onRequest: guard, preValidation: rampart.validate({ body: createBody }) },
     async (request, reply) => {
       const m = manager(request);
+      if (ctx.config.accounts.requireVerifiedEmail && !m.admin && m.principal.userId !== null) {
+        // A key is a credential that outlives a password reset: only an owner who proved the
+        // address (the one a reset would go to) may mint one.
+        const owner = await storage.users.getById(m.principal.userId);
+        if (owner?.emailVerifiedAt === undefined) throw new RampartError('EMAIL_NOT_VERIFIED');
+      }
       const body = request.body as z.infer<typeof createBody>;
       let ownerId = m.principal.userId;
       if (body.ownerId !== undefined && body.ownerId !== ownerId) {
