@@ -50,7 +50,7 @@ export function IdentitiesPage() {
       <label for="identity-search" class="sr-only">Search identities</label>
       <input id="identity-search" type="search" placeholder="Search name or external id" value=${search} onInput=${(e) => setSearch(e.currentTarget.value)} />
     </div>
-    <${Problem} error=${state.error} what="Identities and plans" />
+    <${Problem} error=${state.error} what="The identity directory" />
     ${state.loading && !state.data ? html`<p class="loading" role="status">Loading…</p>` : null}
     ${
       state.data

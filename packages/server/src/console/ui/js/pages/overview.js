@@ -71,19 +71,30 @@ async function loadOverview() {
       (value) => ({ value }),
       (error) => ({ error }),
     );
-  const [metrics, events, limits, ready, jwks, signing] = await Promise.all([
+  const [metrics, events, limits, ready, jwks, signing, startup] = await Promise.all([
     settle(api.metrics()),
     settle(auditSince(now - HOUR)),
     settle(api.rateLimits()),
     settle(api.readiness()),
     settle(api.jwks()),
     settle(api.signingKeys()),
+    // The storage kind (SQLite or PostgreSQL) is in the latest start's event.
+    settle(api.audit({ type: 'sys_startup', limit: 1 })),
   ]);
   if (metrics.value !== undefined) {
     samples.push({ at: now, ...readMetrics(metrics.value) });
     if (samples.length > 240) samples.shift();
   }
-  return { now, metrics, events, limits, ready, jwks, signing };
+  return {
+    now,
+    metrics,
+    events,
+    limits,
+    ready,
+    jwks,
+    signing,
+    storage: startup.value?.events[0]?.detail?.storage,
+  };
 }
 
 /** Series of per-interval deltas of one counter family across the samples. */
@@ -173,7 +184,9 @@ function TopLimited({ events, blocked }) {
   </section>`;
 }
 
-function Health({ ready, limits, jwks, signing, now }) {
+const STORAGE_NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL', memory: 'memory' };
+
+function Health({ ready, limits, jwks, signing, storage, now }) {
   const checks = ready.value?.checks ?? {};
   const keys = jwks.value?.keys ?? [];
   const dated = signing.value?.keys;
@@ -182,7 +195,11 @@ function Health({ ready, limits, jwks, signing, now }) {
     <h2 id="health">Stores and signing keys</h2>
     <${Tiles}
       items=${[
-        ['Storage', checks.storage ?? 'unknown', checks.storage === 'ok' ? 'good' : 'bad'],
+        [
+          `Storage${storage ? ` (${STORAGE_NAMES[storage] ?? storage})` : ''}`,
+          checks.storage ?? 'unknown',
+          checks.storage === 'ok' ? 'good' : 'bad',
+        ],
         [
           'Redis',
           checks.redis ?? 'not configured',
