@@ -23,6 +23,18 @@ export function Chart({ title, x, series, summary, height = 200, bars = false })
     const el = box.current;
     if (!el) return undefined;
     let plot;
+    // Bars are stacked: each series is drawn as the running sum, tallest first, so none hides another.
+    const drawn = bars
+      ? series
+          .map((s, i) => ({
+            ...s,
+            colour: i,
+            values: s.values.map((_, j) =>
+              series.slice(0, i + 1).reduce((a, t) => a + (t.values[j] ?? 0), 0),
+            ),
+          }))
+          .reverse()
+      : series.map((s, i) => ({ ...s, colour: i }));
     const draw = () => {
       plot?.destroy();
       const text = css('--text');

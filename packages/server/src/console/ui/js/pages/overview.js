@@ -99,7 +99,7 @@ async function loadOverview() {
 
 /** Series of per-interval deltas of one counter family across the samples. */
 function sampled(family) {
-  if (samples.length < 2) return undefined;
+  if (samples.length < 3) return undefined;
   const keys = [...new Set(samples.flatMap((s) => Object.keys(s[family])))].sort();
   const x = samples.slice(1).map((s) => Math.floor(s.at / 1000));
   const series = keys.map((key) => ({
