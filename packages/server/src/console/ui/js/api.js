@@ -32,23 +32,23 @@ export const ROUTES = {
   keyUsage:
     'GET /v1/keys/{id}/usage?granularity=minute|hour|day&since&until → { buckets: [{ start, total, outcomes: { VALID: n, RATE_LIMITED: n, … } }] }',
   listUsers:
-    'GET /v1/users?email(prefix)&name(part)&role&disabled&limit&cursor → { users: [{ id, email, name, role, createdAt, disabledAt }], nextCursor }',
-  setRole: 'PATCH /v1/users/{id} { role: "user" | "admin" } → User',
-  disableUser: 'POST /v1/users/{id}/disable → User',
-  enableUser: 'POST /v1/users/{id}/enable → User',
-  endSessions: 'DELETE /v1/users/{id}/sessions → 204',
+    'GET /v1/admin/users?email(prefix)&name(part)&role&status=active|disabled&limit&cursor → { users: [{ id, email, name, role, status, createdAt, disabledAt }], nextCursor }',
+  setRole: 'PATCH /v1/admin/users/{id} { role: "user" | "admin" } → User',
+  disableUser: 'PATCH /v1/admin/users/{id} { disabled: true } → User',
+  enableUser: 'PATCH /v1/admin/users/{id} { disabled: false } → User',
+  endSessions: 'POST /v1/admin/users/{id}/end-sessions → 204',
   listIdentities:
     'GET /v1/identities?limit&cursor → { identities: [{ id, externalId, name, planId, overrides, credits, createdAt }], nextCursor }',
-  identityKeys: 'GET /v1/keys?identityId={id} → { keys: Key[] }',
+  identityKeys: 'GET /v1/identities/{id}/keys → { keys: Key[] }',
   identityUsage: 'GET /v1/identities/{id}/usage?granularity&since&until → { buckets }',
   listPlans: 'GET /v1/plans → { plans: [{ id, name, rateLimits: [{ name?, limit, windowMs }], credits }] }',
   signingKeys:
     'GET /v1/admin/signing-keys → { keys: [{ kid, alg, createdAt, activatesAt?, retiredAt? }] } (not yet planned: the JWKS has no dates)',
-  unblock: 'POST /v1/admin/rate-limits/unblock { rule, key } → 204',
+  unblock: 'DELETE /v1/admin/rate-limits/blocks/{rule}/{key} → 204',
   listEntries:
-    'GET /v1/admin/rate-limits/{allow|deny} → { entries: [{ id, cidr, note?, createdAt, expiresAt? }] }',
-  addEntry: 'POST /v1/admin/rate-limits/{allow|deny} { cidr, note?, expiresAt? } → 201 Entry',
-  removeEntry: 'DELETE /v1/admin/rate-limits/{allow|deny}/{id} → 204',
+    'GET /v1/admin/rate-limits/lists → { entries: [{ id, list: "allow" | "deny", cidr, routes?, note?, expiresAt, createdAt, createdBy }] }',
+  addEntry: 'POST /v1/admin/rate-limits/lists { list, cidr, note?, expiresAt? } → 201 Entry',
+  removeEntry: 'DELETE /v1/admin/rate-limits/lists/{id} → 204',
 };
 
 let csrfToken = '';
@@ -136,13 +136,13 @@ export const updateKey = (keyId, patch) => send('PATCH', `/v1/keys/${id(keyId)}`
 export const keyUsage = (keyId, params) => send('GET', `/v1/keys/${id(keyId)}/usage${q(params)}`);
 
 // ----- users and identities -----
-export const listUsers = (params = {}) => send('GET', `/v1/users${q({ limit: 100, ...params })}`);
-export const setRole = (userId, role) => send('PATCH', `/v1/users/${id(userId)}`, { role });
-export const disableUser = (userId) => send('POST', `/v1/users/${id(userId)}/disable`);
-export const enableUser = (userId) => send('POST', `/v1/users/${id(userId)}/enable`);
-export const endSessions = (userId) => send('DELETE', `/v1/users/${id(userId)}/sessions`);
+export const listUsers = (params = {}) => send('GET', `/v1/admin/users${q({ limit: 100, ...params })}`);
+export const setRole = (userId, role) => send('PATCH', `/v1/admin/users/${id(userId)}`, { role });
+export const disableUser = (userId) => send('PATCH', `/v1/admin/users/${id(userId)}`, { disabled: true });
+export const enableUser = (userId) => send('PATCH', `/v1/admin/users/${id(userId)}`, { disabled: false });
+export const endSessions = (userId) => send('POST', `/v1/admin/users/${id(userId)}/end-sessions`);
 export const listIdentities = (params = {}) => send('GET', `/v1/identities${q({ limit: 100, ...params })}`);
-export const identityKeys = (identityId) => send('GET', `/v1/keys${q({ identityId, limit: 100 })}`);
+export const identityKeys = (identityId) => send('GET', `/v1/identities/${id(identityId)}/keys`);
 export const identityUsage = (identityId, params) =>
   send('GET', `/v1/identities/${id(identityId)}/usage${q(params)}`);
 export const listPlans = () => send('GET', '/v1/plans?limit=100');
@@ -161,10 +161,14 @@ export const signingKeys = () => send('GET', '/v1/admin/signing-keys');
 
 // ----- rate limits -----
 export const rateLimits = () => send('GET', '/v1/admin/rate-limits');
-export const unblock = (rule, key) => send('POST', '/v1/admin/rate-limits/unblock', { rule, key });
-export const listEntries = (list) => send('GET', `/v1/admin/rate-limits/${list}`);
-export const addEntry = (list, body) => send('POST', `/v1/admin/rate-limits/${list}`, body);
-export const removeEntry = (list, entryId) => send('DELETE', `/v1/admin/rate-limits/${list}/${id(entryId)}`);
+export const unblock = (rule, key) => send('DELETE', `/v1/admin/rate-limits/blocks/${id(rule)}/${id(key)}`);
+/** One list's entries (the route answers both lists together). */
+export const listEntries = async (list) => {
+  const answer = await send('GET', '/v1/admin/rate-limits/lists');
+  return { entries: (answer.entries ?? []).filter((e) => e.list === list) };
+};
+export const addEntry = (list, body) => send('POST', '/v1/admin/rate-limits/lists', { list, ...body });
+export const removeEntry = (_list, entryId) => send('DELETE', `/v1/admin/rate-limits/lists/${id(entryId)}`);
 
 /** An instant as epoch ms, from ISO text or a number. */
 export function toMs(value) {

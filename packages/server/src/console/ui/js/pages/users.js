@@ -4,15 +4,15 @@ import { ago, when } from '../format.js';
 import { Badge, Dialog, html, PageHead, Problem, useLoad, useState } from '../ui.js';
 
 export function UsersPage() {
-  const [query, setQuery] = useState({ text: '', role: '', disabled: '' });
+  const [query, setQuery] = useState({ text: '', role: '', status: '' });
   const state = useLoad(() => {
     const text = query.text.trim();
     return api.listUsers({
       ...(text.includes('@') ? { email: text.toLowerCase() } : text ? { name: text } : {}),
       role: query.role,
-      disabled: query.disabled,
+      status: query.status,
     });
-  }, [query.text, query.role, query.disabled]);
+  }, [query.text, query.role, query.status]);
   const [error, setError] = useState(undefined);
   const [message, setMessage] = useState(undefined);
   const [confirm, setConfirm] = useState(undefined);
@@ -29,7 +29,7 @@ export function UsersPage() {
   const search = (event) => {
     event.preventDefault();
     const f = new FormData(event.currentTarget);
-    setQuery({ text: String(f.get('q')), role: String(f.get('role')), disabled: String(f.get('disabled')) });
+    setQuery({ text: String(f.get('q')), role: String(f.get('role')), status: String(f.get('status')) });
   };
   const users = state.data?.users ?? [];
   return html`<${PageHead} title="Users" />
@@ -38,8 +38,8 @@ export function UsersPage() {
       <input id="user-q" name="q" type="search" placeholder="E-mail (start) or name" />
       <label for="user-role" class="sr-only">Role</label>
       <select id="user-role" name="role"><option value="">Any role</option><option value="admin">Admins</option><option value="user">Users</option></select>
-      <label for="user-disabled" class="sr-only">State</label>
-      <select id="user-disabled" name="disabled"><option value="">Enabled and disabled</option><option value="false">Enabled</option><option value="true">Disabled</option></select>
+      <label for="user-status" class="sr-only">State</label>
+      <select id="user-status" name="status"><option value="">Enabled and disabled</option><option value="active">Enabled</option><option value="disabled">Disabled</option></select>
       <button type="submit" class="secondary">Search</button>
     </form>
     ${message ? html`<p class="notice good" role="status">${message}</p>` : null}
