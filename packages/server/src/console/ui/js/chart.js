@@ -48,24 +48,28 @@ export function Chart({ title, x, series, summary, height = 200, bars = false })
           { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
           { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 48 },
         ],
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        scales: {
+          // One point has no span: show a minute around it rather than uPlot's years.
+          x: { time: true, range: () => (x.length > 1 ? [x[0], x[x.length - 1]] : [x[0] - 60, x[0] + 60]) },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+        },
         series: [
           {},
-          ...series.map((s, i) => ({
+          ...drawn.map((s) => ({
             label: s.label,
-            stroke: css(SERIES_VARS[i % SERIES_VARS.length]),
-            width: 2,
-            points: { show: x.length < 40 },
+            stroke: css(SERIES_VARS[s.colour % SERIES_VARS.length]),
+            width: bars ? 0 : 2,
+            points: { show: !bars && x.length < 40 },
             ...(bars
               ? {
                   paths: uPlot.paths.bars({ size: [0.8, 40] }),
-                  fill: css(SERIES_VARS[i % SERIES_VARS.length]),
+                  fill: css(SERIES_VARS[s.colour % SERIES_VARS.length]),
                 }
               : {}),
           })),
         ],
       };
-      plot = new uPlot(opts, [x, ...series.map((s) => s.values)], el);
+      plot = new uPlot(opts, [x, ...drawn.map((s) => s.values)], el);
     };
     draw();
     let width = el.clientWidth;
