@@ -33,7 +33,7 @@ export const LIBRARY_LAYERS: Layers = {
   adapters: 3,
   'index.ts': 4,
 };
-export const SERVER_LAYERS: Layers = { storage: 0, accounts: 0, server: 1, cli: 2 };
+export const SERVER_LAYERS: Layers = { storage: 0, accounts: 0, server: 1, console: 1, cli: 2 };
 
 const FRAMEWORKS = /^(fastify|express|hono|@fastify\/|@hono\/|koa)(\/|$)/;
 const DRIVERS = /^(ioredis|pg|node:sqlite|redis|postgres|nodemailer|pino|prom-client)(\/|$)/;

@@ -24,6 +24,8 @@ function postgresInstalled(): boolean {
 const NEEDED: Array<{ pkg: string; present: () => boolean }> = [
   { pkg: 'redis-server', present: () => onPath('redis-server') },
   { pkg: 'postgresql', present: postgresInstalled },
+  // The console's browser tests drive Debian's Chromium with playwright-core (never a downloaded browser).
+  { pkg: 'chromium', present: () => existsSync('/usr/bin/chromium') },
 ];
 
 /**

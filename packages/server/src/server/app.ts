@@ -57,6 +57,14 @@ const UNLIMITED = new Set(['/healthz', '/readyz']);
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `false`: the address limit does not count this route's requests. For the console's
+     * static files, and for its relay, whose inner request to the API route counts instead
+     * (so a console call counts once, as the same call with curl would).
+     */
+    addressLimit?: boolean;
+  }
   interface FastifyRequest {
     /** A well-formed `X-Request-Id` the client sent: logged beside the server's own id, never as it. */
     correlationId: string | undefined;
@@ -124,15 +132,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const inbound = request.headers['x-request-id'];
     if (typeof inbound === 'string' && CORRELATION_ID.test(inbound)) request.correlationId = inbound;
   });
+  const byAddress = app.rampart.asHook(addressLimit);
   app.addHook('onRequest', async (request, reply) => {
-    if (UNLIMITED.has(request.routeOptions.url ?? '')) return;
-    const decision = await addressLimit(app.rampart.view(request));
-    if (!decision.ok)
-      return reply
-        .code(decision.answer.status)
-        .headers(decision.answer.headers)
-        .send(JSON.stringify(decision.answer.body));
-    reply.headers(decision.headers);
+    if (UNLIMITED.has(request.routeOptions.url ?? '') || request.routeOptions.config.addressLimit === false)
+      return;
+    return byAddress(request, reply);
   });
   app.addHook('onRequest', app.rampart.screen());
   app.addHook('onRequest', app.rampart.cors());

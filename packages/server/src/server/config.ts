@@ -124,6 +124,16 @@ const fileSchema = z.strictObject({
     .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   accounts: z.strictObject({ requireVerifiedEmail: z.boolean().optional() }).optional(),
+  /** The admin console at `/console` (docs/console.md). */
+  console: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      /** A session unused this long ends. */
+      idleTimeout: duration.optional(),
+      /** A session ends this long after sign-in, used or not. */
+      absoluteTimeout: duration.optional(),
+    })
+    .optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -187,6 +197,8 @@ export interface ServerConfig {
   passwords: { minLength: number; preset: 'nist' | 'tutorial' };
   apiKeys: { prefix: string };
   logLevel: NonNullable<ConfigFile['logLevel']>;
+  /** The admin console: on by default; sessions end after `idleTimeoutMs` unused (default 30 min) or `absoluteTimeoutMs` (default 8 h). */
+  console: { enabled: boolean; idleTimeoutMs: number; absoluteTimeoutMs: number };
   /** Where password-reset mail goes: SMTP when `RAMPART_SMTP_URL` is set, else the data dir's outbox. */
   mail: { smtpUrl: string | undefined; from: string };
   /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
@@ -327,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     passwords: { minLength: file.passwords?.minLength ?? 8, preset: file.passwords?.preset ?? 'nist' },
     apiKeys: { prefix: file.apiKeys?.prefix ?? 'rk_live_' },
     logLevel: file.logLevel ?? 'info',
+    console: consoleConfig(file.console),
     mail: {
       smtpUrl: urlFromEnv(env, 'RAMPART_SMTP_URL', /^smtps?:$/),
       from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',
@@ -335,6 +348,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     verifyUrl: urlFromEnv(env, 'RAMPART_VERIFY_URL', /^https?:$/),
     accounts: { requireVerifiedEmail: file.accounts?.requireVerifiedEmail ?? false },
   };
+}
+
+function consoleConfig(given: ConfigFile['console']): ServerConfig['console'] {
+  const idleTimeoutMs = parseDuration(given?.idleTimeout ?? '30m');
+  const absoluteTimeoutMs = parseDuration(given?.absoluteTimeout ?? '8h');
+  if (idleTimeoutMs < 60_000 || idleTimeoutMs > absoluteTimeoutMs) {
+    throw new ConfigError(
+      'console.idleTimeout: expected at least "1m" and no more than console.absoluteTimeout',
+    );
+  }
+  if (absoluteTimeoutMs > 7 * 86_400_000) {
+    throw new ConfigError('console.absoluteTimeout: expected at most "7d"');
+  }
+  return { enabled: given?.enabled ?? true, idleTimeoutMs, absoluteTimeoutMs };
 }
 
 function readConfigFile(path: string | undefined, cwd: string): ConfigFile {

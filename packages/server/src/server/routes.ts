@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { consoleRoutes } from '../console/index.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { keyRoutes } from './routes/keys.ts';
@@ -9,4 +10,5 @@ export async function registerRoutes(app: FastifyInstance, services: Services): 
   authRoutes(app, services);
   keyRoutes(app, services);
   adminRoutes(app, services);
+  consoleRoutes(app, services);
 }
