@@ -12,7 +12,7 @@
  * compared, never copied; a kind we do not know is `invalid`, "The value is not valid".
  */
 
-import type { StandardSchemaV1Issue } from './standard-schema.ts';
+import type { StandardSchemaV1Issue } from './standard-schema-spec.ts';
 
 /** The kinds of problem an issue can name, whatever the library. */
 export type IssueKind =
