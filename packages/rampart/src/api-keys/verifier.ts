@@ -95,7 +95,7 @@ export interface ApiKeyVerifier {
  */
 export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVerifier {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('apiKeyVerifier: expected an options object');
+    throw new TypeError('(options): expected an options object');
   }
   const {
     hasher,
@@ -109,33 +109,32 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     uniformTiming = true,
     now = Date.now,
   } = options;
-  if (typeof hasher?.hash !== 'function') throw new TypeError('apiKeyVerifier.hasher: expected a KeyHasher');
-  if (typeof findByHash !== 'function') throw new TypeError('apiKeyVerifier.findByHash: expected a function');
+  if (typeof hasher?.hash !== 'function') throw new TypeError('hasher: expected a KeyHasher');
+  if (typeof findByHash !== 'function') throw new TypeError('findByHash: expected a function');
   if (!Array.isArray(prefixes) || prefixes.length === 0) {
-    throw new TypeError('apiKeyVerifier.prefixes: expected a non-empty array of key prefixes');
+    throw new TypeError('prefixes: expected a non-empty array of key prefixes');
   }
   prefixes.forEach((prefix, i) => {
     if (!isValidApiKeyPrefix(prefix)) {
-      throw new TypeError(`apiKeyVerifier.prefixes.${i}: not a valid key prefix: ${JSON.stringify(prefix)}`);
+      throw new TypeError(`prefixes[${i}]: not a valid key prefix: ${JSON.stringify(prefix)}`);
     }
   });
   if (acceptLegacyKeys && !hasher.legacySha256) {
-    throw new TypeError('apiKeyVerifier.acceptLegacyKeys: needs a hasher created with legacySha256: true');
+    throw new TypeError('acceptLegacyKeys: needs a hasher created with legacySha256: true');
   }
   if (cache !== undefined && typeof cache.get !== 'function') {
-    throw new TypeError('apiKeyVerifier.cache: expected a VerificationCache');
+    throw new TypeError('cache: expected a VerificationCache');
   }
   if (lastUsed !== undefined && typeof lastUsed.touch !== 'function') {
-    throw new TypeError('apiKeyVerifier.lastUsed: expected an object with touch(id)');
+    throw new TypeError('lastUsed: expected an object with touch(id)');
   }
   if (checkRateLimit !== undefined && typeof checkRateLimit !== 'function') {
-    throw new TypeError('apiKeyVerifier.checkRateLimit: expected a function');
+    throw new TypeError('checkRateLimit: expected a function');
   }
   if (consumeCredits !== undefined && typeof consumeCredits !== 'function') {
-    throw new TypeError('apiKeyVerifier.consumeCredits: expected a function');
+    throw new TypeError('consumeCredits: expected a function');
   }
-  if (typeof now !== 'function')
-    throw new TypeError('apiKeyVerifier.now: expected a function returning epoch ms');
+  if (typeof now !== 'function') throw new TypeError('now: expected a function returning epoch ms');
   const parseOptions: ParseApiKeyOptions = { prefixes: [...prefixes], legacyHex: acceptLegacyKeys };
 
   async function lookup(key: string): Promise<ApiKeyRecord | null> {

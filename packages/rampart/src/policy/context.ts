@@ -19,7 +19,7 @@ import {
 import { type MemoryRateLimitStore, memoryRateLimitStore } from '../rate-limit/memory-store.ts';
 import { type ResilientStore, resilientStore } from '../rate-limit/resilient-store.ts';
 import { compileRule, type RateLimitRequest, type RateLimitRuleOptions } from '../rate-limit/rules.ts';
-import type { RateLimitStore } from '../rate-limit/store.ts';
+import { isRateLimitStore, type RateLimitStore } from '../rate-limit/store.ts';
 import { RAMPART_DEFAULTS } from './defaults.ts';
 import {
   AUTH_FAILURE_KEYS,
@@ -36,12 +36,6 @@ import { type Refusal, type RequestView, routeOf } from './view.ts';
 
 /** The most client addresses whose recent failures are remembered (as the memory store's own bound). */
 const MAX_RECENT_FAILURES = 100_000;
-
-function isStore(value: unknown): value is RateLimitStore {
-  return (
-    isObject(value) && typeof record(value).consume === 'function' && typeof record(value).peek === 'function'
-  );
-}
 
 /** The per-address failed-authentication budget, and the failure limiters made on its store. */
 export interface FailureBudget {
@@ -137,7 +131,7 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
   if (!isObject(limitOptions)) throw new TypeError('rateLimit: expected an options object');
   knownKeys(limitOptions, RATE_LIMIT_KEYS, 'rateLimit');
   const storeOption = limitOptions.store;
-  if (storeOption !== undefined && !isStore(storeOption) && !isResilientStore(storeOption)) {
+  if (storeOption !== undefined && !isRateLimitStore(storeOption) && !isResilientStore(storeOption)) {
     throw new TypeError('rateLimit.store: expected a RateLimitStore (consume, peek, refund, reset)');
   }
   const ipv6Prefix = limitOptions.ipv6Prefix ?? RAMPART_DEFAULTS.ipv6Prefix;
@@ -228,7 +222,7 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
     const given = options.authFailures ?? {};
     if (!isObject(given)) throw new TypeError('authFailures: expected { limit, window } or false');
     knownKeys(given, AUTH_FAILURE_KEYS, 'authFailures');
-    if (given.store !== undefined && !isStore(given.store) && !isResilientStore(given.store)) {
+    if (given.store !== undefined && !isRateLimitStore(given.store) && !isResilientStore(given.store)) {
       throw new TypeError('authFailures.store: expected a RateLimitStore (consume, peek, refund, reset)');
     }
     const failureStore = guard(given.store ?? ownMemory(), 'authFailures');

@@ -13,6 +13,7 @@ import type { ForwardingHeader } from '../http/client-ip.ts';
 import type { CorsOptions } from '../http/cors.ts';
 import type { SecurityHeadersOptions } from '../http/security-headers.ts';
 import { type Duration, parseDuration } from '../lib/duration.ts';
+import { isObject, knownKeys, optionalFunction, record, stringList, within } from '../lib/options.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
 import type { ResilientStore } from '../rate-limit/resilient-store.ts';
 import type { RateLimitRuleOptions } from '../rate-limit/rules.ts';
@@ -233,7 +234,9 @@ export interface RampartOptions {
   now?: Clock;
 }
 
-/** Which credentials an authentication step takes. */
+export { isObject, knownKeys, optionalFunction, record, stringList, within } from '../lib/options.ts';
+
+/** The option names `createRampart` knows. */
 export const OPTION_KEYS = new Set([
   'jwt',
   'apiKeys',
@@ -287,56 +290,6 @@ export const RATE_LIMIT_KEYS = new Set([
   'ipv6Prefix',
 ]);
 export const AUTH_FAILURE_KEYS = new Set(['limit', 'window', 'store']);
-
-/** A plain boolean on purpose: a type guard would narrow typed options to `Record<string, unknown>`. */
-export function isObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The value's fields, for reading an option of unknown shape. */
-export function record(value: unknown): Record<string, unknown> {
-  return value as Record<string, unknown>;
-}
-
-/** Refuses an option name that is not in `keys`, naming it (`jwt.isRevokd: unknown option`). */
-export function knownKeys(value: object, keys: ReadonlySet<string>, field: string): void {
-  for (const key of Object.keys(value)) {
-    // A misspelt option silently ignored would be a silent hole (`isRevokd`, `scope`).
-    if (!keys.has(key))
-      throw new TypeError(`${field}.${key}: unknown option; expected one of ${[...keys].join(', ')}`);
-  }
-}
-
-/** Runs a domain factory, naming the options field in its TypeError (`issuer: …` → `jwt.issuer: …`). */
-export function within<T>(field: string, make: () => T): T {
-  try {
-    return make();
-  } catch (error) {
-    if (error instanceof TypeError && !error.message.startsWith(`${field}.`)) {
-      const message = error.message.replace(/^(options|tokens|apiKeyVerifier)(\.|(?=:))/, '');
-      throw new TypeError(`${field}${message.startsWith(':') ? '' : '.'}${message}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
-}
-
-/** `value` when it is a function or absent; a TypeError naming `field` otherwise. */
-export function optionalFunction<T>(value: T | undefined, field: string): T | undefined {
-  if (value !== undefined && typeof value !== 'function')
-    throw new TypeError(`${field}: expected a function`);
-  return value;
-}
-
-/** A frozen copy of a list of non-empty strings, or `undefined` when absent. */
-export function stringList(value: unknown, field: string): readonly string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '')) {
-    throw new TypeError(`${field}: expected an array of non-empty strings`);
-  }
-  return Object.freeze([...value]);
-}
 
 /** What `jwt` compiles to: the verifier, and the issuer when a signing key is configured. */
 export interface TokenSetup {

@@ -1,10 +1,11 @@
 import { ipKey } from '../lib/ip.ts';
+import { optionalFunction, wholeNumber } from '../lib/options.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
 import type { Decision } from './algorithms.ts';
 import { policyFormatter, retryAfterSeconds } from './headers.ts';
 import { type DecisionSource, type ResilientStore, resilientStore } from './resilient-store.ts';
 import { type CompiledRule, compileRule, type RateLimitRequest, type RuleSet } from './rules.ts';
-import type { RateLimitStore } from './store.ts';
+import { isRateLimitStore, type RateLimitStore } from './store.ts';
 
 export type { DecisionSource } from './resilient-store.ts';
 
@@ -191,36 +192,10 @@ const WRAPPER_KEYS = [
   'onStoreStateChange',
 ] as const;
 
-function isStore(value: unknown): value is RateLimitStore {
-  const s = value as RateLimitStore | null;
-  return (
-    typeof s === 'object' &&
-    s !== null &&
-    typeof s.consume === 'function' &&
-    typeof s.peek === 'function' &&
-    typeof s.reset === 'function'
-  );
-}
-
 /** Is `value` a {@link ResilientStore} rather than a plain store? */
 export function isResilientStore(value: unknown): value is ResilientStore {
   const s = value as ResilientStore | null;
   return typeof s === 'object' && s !== null && typeof s.decide === 'function' && 'state' in s;
-}
-
-function wholeNumber(value: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TypeError(
-      `${field}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
-
-function optionalFunction<T>(value: T | undefined, field: string): T | undefined {
-  if (value !== undefined && typeof value !== 'function')
-    throw new TypeError(`${field}: expected a function`);
-  return value;
 }
 
 function summary(request: RateLimitRequest): RequestSummary {
@@ -264,7 +239,7 @@ interface Tracked {
  * if (!result.allowed) reply.status(result.failure ? 503 : 429).headers(result.headers);
  */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an object');
+  if (typeof options !== 'object' || options === null) throw new TypeError('(options): expected an object');
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS.has(k)) throw new TypeError(`${k}: unknown rate limiter option`);
   }
@@ -278,7 +253,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
     guarded = options.store;
   } else {
-    if (!isStore(options.store))
+    if (!isRateLimitStore(options.store))
       throw new TypeError('store: expected a RateLimitStore (consume, peek, refund, reset)');
     guarded = resilientStore({
       store: options.store,

@@ -83,7 +83,7 @@ type ScriptClient = Record<
  */
 export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLimitStore {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('options: expected { client, keyPrefix?, clock? }');
+    throw new TypeError('(options): expected { client, keyPrefix?, clock? }');
   }
   const { client } = options;
   if (typeof client !== 'object' || client === null || typeof client.defineCommand !== 'function') {

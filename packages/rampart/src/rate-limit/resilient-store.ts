@@ -19,11 +19,12 @@
  *   checks it, and its first success closes the breaker.
  */
 import { RampartError } from '../errors.ts';
+import { wholeNumber } from '../lib/options.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
 import type { Decision, RateRule } from './algorithms.ts';
 import { type MemoryRateLimitStore, memoryRateLimitStore } from './memory-store.ts';
 import type { StoreErrorPolicy } from './rules.ts';
-import type { RateLimitStore } from './store.ts';
+import { isRateLimitStore, type RateLimitStore } from './store.ts';
 
 /** Where a decision came from: the store, the per-instance fallback, or the policy alone. */
 export type DecisionSource = 'store' | 'local' | 'open' | 'closed';
@@ -111,26 +112,6 @@ const PROBE_RULE: RateRule = Object.freeze({ algorithm: 'fixed-window', limit: 1
 const DEAD =
   /ECONNREFUSED|ECONNRESET|EPIPE|ENOTCONN|EHOSTUNREACH|Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection (?:lost|ended)/i;
 
-function isStore(value: unknown): value is RateLimitStore {
-  const s = value as RateLimitStore | null;
-  return (
-    typeof s === 'object' &&
-    s !== null &&
-    typeof s.consume === 'function' &&
-    typeof s.peek === 'function' &&
-    typeof s.reset === 'function'
-  );
-}
-
-function wholeNumber(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TypeError(
-      `${field}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Is this failure a dead connection (trip now) rather than a slow or odd answer? */
 export function isDeadConnection(error: unknown): boolean {
   if (error instanceof RampartError) return false;
@@ -196,14 +177,14 @@ export function withLoopAwareTimeout<T>(value: Promise<T>, timeoutMs: number): P
  * const { decision, source } = await guarded.decide('login:203.0.113.7', rule, Date.now(), 1, 'local');
  */
 export function resilientStore(options: ResilientStoreOptions): ResilientStore {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an object');
+  if (typeof options !== 'object' || options === null) throw new TypeError('(options): expected an object');
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.has(key))
       throw new TypeError(`${key}: unknown option; expected one of ${[...OPTION_KEYS].join(', ')}`);
   }
-  if (!isStore(options.store))
+  if (!isRateLimitStore(options.store))
     throw new TypeError('store: expected a RateLimitStore (consume, peek, refund, reset)');
-  if (options.fallback !== undefined && !isStore(options.fallback)) {
+  if (options.fallback !== undefined && !isRateLimitStore(options.fallback)) {
     throw new TypeError('fallback: expected a RateLimitStore (consume, peek, refund, reset)');
   }
   const store = options.store;

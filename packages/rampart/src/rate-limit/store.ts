@@ -39,3 +39,15 @@ export interface RateLimitStore {
   /** Releases timers or connections the store itself opened (never a client it was given). */
   close(): Awaitable<void>;
 }
+
+/** Does `value` look like a {@link RateLimitStore} (the methods every store has)? */
+export function isRateLimitStore(value: unknown): value is RateLimitStore {
+  const s = value as RateLimitStore | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.consume === 'function' &&
+    typeof s.peek === 'function' &&
+    typeof s.reset === 'function'
+  );
+}

@@ -191,7 +191,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * const { token, expiresIn } = await issuer.issue({ sub: user.id, role: user.role, scopes: ['keys:read'] });
  */
 export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): AccessTokenIssuer {
-  if (options === null || typeof options !== 'object') throw new TypeError('options: expected an object');
+  if (options === null || typeof options !== 'object') throw new TypeError('(options): expected an object');
   const getRing = ringSource(options.ring);
   const issuer = nonEmptyString(options.issuer, 'issuer');
   const audience = audienceOption(options.audience);
@@ -245,7 +245,7 @@ export function createAccessTokenIssuer(options: AccessTokenIssuerOptions): Acce
  * if (!result.ok) return deny(401, result.code);
  */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
-  if (options === null || typeof options !== 'object') throw new TypeError('options: expected an object');
+  if (options === null || typeof options !== 'object') throw new TypeError('(options): expected an object');
   const getRing = ringSource(options.ring);
   const issuer = nonEmptyString(options.issuer, 'issuer');
   const audience = audienceOption(options.audience);

@@ -150,7 +150,7 @@ const KEY_FETCH_KEYS = new Set(['timeout', 'cooldown', 'maxAge', 'maxBytes']);
  * @example compileOptions({ issuers: [{ issuer, jwksUri, audience }] }).byIss.get(issuer)
  */
 export function compileOptions(options: IssuerVerifierOptions): CompiledOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError('options: expected an object');
+  if (options === null || typeof options !== 'object') throw new TypeError('(options): expected an object');
   knownKeys(options, OPTION_KEYS, '');
   const now = clockOption(options.now);
   const maxTokenBytes = intOption(options.maxTokenBytes, 'maxTokenBytes', 8192, 256, 65_536);

@@ -61,7 +61,7 @@ async function refused(verifier: IssuerVerifier, token: unknown, code: IssuerTok
 
 describe('options are checked at creation, naming the field', () => {
   const cases: Array<[string, unknown, RegExp]> = [
-    ['no options', undefined, /^options: expected an object/],
+    ['no options', undefined, /^\(options\): expected an object/],
     ['no issuers', { issuers: [] }, /^issuers: expected a list of 1 to 100/],
     ['an unknown option', { issuers: [issuer()], caches: {} }, /^caches: unknown option/],
     [

@@ -80,7 +80,7 @@ export type RefreshDecision =
  * @example const policy = refreshPolicy({ idleTtlMs: parseDuration('7d'), absoluteTtlMs: parseDuration('30d') });
  */
 export function refreshPolicy(options: Partial<RefreshPolicy> = {}): Readonly<RefreshPolicy> {
-  if (options === null || typeof options !== 'object') throw new TypeError('options: expected an object');
+  if (options === null || typeof options !== 'object') throw new TypeError('(options): expected an object');
   const policy = { ...DEFAULT_REFRESH_POLICY, ...options } satisfies RefreshPolicy;
   for (const field of ['idleTtlMs', 'absoluteTtlMs'] as const) {
     if (!Number.isSafeInteger(policy[field]) || policy[field] < 1000) {

@@ -215,19 +215,17 @@ export async function generateSigningKey(
 /**
  * An HS256 key from a configured shared secret (only for setups where every verifier is
  * trusted with the signing secret). HS256 keys are never published.
- * @throws TypeError naming `tokens.secret` when the secret is shorter than 32 bytes.
+ * @throws TypeError naming `secret` when the secret is shorter than 32 bytes.
  * @example const record = hs256SigningKey({ secret: process.env.JWT_SECRET! });
  */
 export function hs256SigningKey(options: { secret: string | Uint8Array; now?: Clock }): SigningKeyRecord {
   const { secret } = options;
   const bytes =
     typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? secret : null;
-  if (bytes === null) throw new TypeError('tokens.secret: expected a string or bytes');
+  if (bytes === null) throw new TypeError('secret: expected a string or bytes');
   if (bytes.length < MIN_HS256_SECRET_BYTES) {
     // The length is safe to say; the secret is not.
-    throw new TypeError(
-      `tokens.secret: must be at least ${MIN_HS256_SECRET_BYTES} bytes, got ${bytes.length}`,
-    );
+    throw new TypeError(`secret: must be at least ${MIN_HS256_SECRET_BYTES} bytes, got ${bytes.length}`);
   }
   const privateJwk: JWK = { kty: 'oct', k: Buffer.from(bytes).toString('base64url') };
   return { kid: jwkThumbprint(privateJwk), alg: 'HS256', createdAt: (options.now ?? Date.now)(), privateJwk };
@@ -262,7 +260,7 @@ export function rotateKeyRecords(
  * ring.jwks(); // { keys: [{ kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' }] }
  */
 export function createKeyRing(options: KeyRingOptions): KeyRing {
-  if (options === null || typeof options !== 'object') throw new TypeError('options: expected an object');
+  if (options === null || typeof options !== 'object') throw new TypeError('(options): expected an object');
   const { keys, accessTtlMs, clockToleranceMs = 5_000, now = Date.now } = options;
   if (!Number.isSafeInteger(accessTtlMs) || accessTtlMs < 1000) {
     throw new TypeError('accessTtlMs: expected an integer number of milliseconds, at least 1000');
