@@ -16,6 +16,15 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { randomBase62 } from '../lib/ids.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
+import {
+  BASE64URL,
+  cacheOption,
+  clockOption,
+  decodeJsonObject,
+  intOption,
+  MAX_KID_LENGTH,
+  normaliseTyp,
+} from './jws.ts';
 import { type KeyRing, SIGNING_ALGORITHMS, type SigningAlgorithm } from './signing-keys.ts';
 
 /** The `typ` header of an access token (RFC 9068 §2.1). */
@@ -179,9 +188,6 @@ const RESERVED_CLAIMS = new Set([
 const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit'] as const;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-const MAX_KID_LENGTH = 256;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Creates the access-token issuer.
@@ -417,23 +423,6 @@ function failureOf(error: unknown): AccessTokenFailure {
   return 'MALFORMED';
 }
 
-function decodeJsonObject(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(strictUtf8.decode(Buffer.from(part, 'base64url')));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** RFC 9068 §4 / RFC 7515 §4.1.9: `at+jwt` and `application/at+jwt`, compared case-insensitively. */
-function normaliseTyp(typ: string): string {
-  const lower = typ.toLowerCase();
-  return lower.includes('/') ? lower : `application/${lower}`;
-}
-
 function optionalString(value: unknown): boolean {
   return value === undefined || typeof value === 'string';
 }
@@ -478,32 +467,11 @@ function algorithmsOption(value: unknown): ReadonlySet<SigningAlgorithm> {
   return new Set(value);
 }
 
-function intOption(value: unknown, field: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TypeError(`${field}: expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function cacheOption(value: unknown): number {
-  if (value === undefined || value === false) return 0;
-  if (value === null || typeof value !== 'object') throw new TypeError('cache: expected { max } or false');
-  return intOption((value as { max?: unknown }).max ?? Number.NaN, 'cache.max', 0, 1, 1_000_000);
-}
-
 function ttlOption(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1000) {
     throw new TypeError(`${field}: expected an integer number of milliseconds, at least 1000`);
   }
   return value;
-}
-
-function clockOption(value: unknown): Clock {
-  if (value === undefined) return Date.now;
-  if (typeof value !== 'function')
-    throw new TypeError('now: expected a function returning ms since the epoch');
-  return value as Clock;
 }
 
 function scopesInput(value: unknown): string[] {

@@ -5,9 +5,11 @@
  * verifier reads per token (a key source, pinned algorithms, the normalised `typ`).
  */
 import { type Duration, parseDuration } from '../lib/duration.ts';
+import { knownKeys } from '../lib/options.ts';
 import type { Clock } from '../lib/types.ts';
 import { isFetchableUrl } from './bounded-fetch.ts';
 import { type ClaimMapping, claimMappingOption } from './claims.ts';
+import { cacheOption, clockOption, intOption, normaliseTyp } from './jws.ts';
 import { createStaticKeySource, type KeySource } from './key-source.ts';
 import { createRemoteKeySource } from './remote-jwks.ts';
 
@@ -326,42 +328,4 @@ function nameList(value: unknown, field: string): readonly string[] {
     throw new TypeError(`${field}: expected a list of claim names`);
   }
   return value;
-}
-
-function knownKeys(value: object, keys: ReadonlySet<string>, field: string): void {
-  for (const key of Object.keys(value)) {
-    // A misspelt option silently ignored would be a silent hole (`audiance`, `algorithm`).
-    if (!keys.has(key)) {
-      throw new TypeError(
-        `${field === '' ? '' : `${field}.`}${key}: unknown option; expected one of ${[...keys].join(', ')}`,
-      );
-    }
-  }
-}
-
-function intOption(value: unknown, field: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TypeError(`${field}: expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function cacheOption(value: unknown): number {
-  if (value === undefined || value === false) return 0;
-  if (value === null || typeof value !== 'object') throw new TypeError('cache: expected { max } or false');
-  return intOption((value as { max?: unknown }).max ?? Number.NaN, 'cache.max', 0, 1, 1_000_000);
-}
-
-function clockOption(value: unknown): Clock {
-  if (value === undefined) return Date.now;
-  if (typeof value !== 'function')
-    throw new TypeError('now: expected a function returning ms since the epoch');
-  return value as Clock;
-}
-
-/** RFC 7515 §4.1.9: compared case-insensitively, the `application/` prefix optional. */
-export function normaliseTyp(typ: string): string {
-  const lower = typ.toLowerCase();
-  return lower.includes('/') ? lower : `application/${lower}`;
 }

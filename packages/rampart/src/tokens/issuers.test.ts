@@ -139,7 +139,7 @@ describe('options are checked at creation, naming the field', () => {
     [
       'clock tolerance too large',
       { issuers: [issuer({ clockToleranceSec: 3600 })] },
-      /^issuers\[0\]\.clockToleranceSec: expected an integer from 0 to 300/,
+      /^issuers\[0\]\.clockToleranceSec: expected a whole number from 0 to 300/,
     ],
     [
       'required claims not names',
@@ -194,9 +194,9 @@ describe('options are checked at creation, naming the field', () => {
     [
       'a huge token cap',
       { issuers: [issuer()], maxTokenBytes: 1 << 20 },
-      /^maxTokenBytes: expected an integer from 256 to 65536/,
+      /^maxTokenBytes: expected a whole number from 256 to 65536/,
     ],
-    ['a cache without max', { issuers: [issuer()], cache: {} }, /^cache\.max: expected an integer/],
+    ['a cache without max', { issuers: [issuer()], cache: {} }, /^cache\.max: expected a whole number/],
   ];
   for (const [label, options, message] of cases) {
     test(label, () => {

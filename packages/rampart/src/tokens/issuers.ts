@@ -33,7 +33,8 @@
  */
 import { errors, jwtVerify } from 'jose';
 import { type ExternalPrincipal, mapClaims } from './claims.ts';
-import { compileOptions, type Issuer, type IssuerVerifierOptions, normaliseTyp } from './issuer-options.ts';
+import { compileOptions, type Issuer, type IssuerVerifierOptions } from './issuer-options.ts';
+import { BASE64URL, decodeJsonObject, MAX_KID_LENGTH, normaliseTyp } from './jws.ts';
 import type { KeySetHealth, KeySource } from './key-source.ts';
 
 export type {
@@ -131,9 +132,6 @@ interface CacheEntry {
 
 /** Header parameters that make a verifier fetch or trust key material named by the token (RFC 8725 §3.10). */
 const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit'] as const;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-const MAX_KID_LENGTH = 256;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Creates the verifier of tokens from outside identity providers.
@@ -330,17 +328,6 @@ function failureOf(error: unknown): IssuerTokenFailure {
   // JWSInvalid, JWTInvalid (bad JSON, a claim of the wrong type) and anything unexpected:
   // refused, never thrown.
   return 'MALFORMED';
-}
-
-function decodeJsonObject(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(strictUtf8.decode(Buffer.from(part, 'base64url')));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function deepFreeze<T>(value: T): T {
