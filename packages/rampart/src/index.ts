@@ -81,6 +81,10 @@ export { createRampart, isRampart, RAMPART_DEFAULTS } from './policy/rampart.ts'
 
 // Rate limiting ----------------------------------------------------------------------------------
 export type {
+  AddressListEntry,
+  AddressLists,
+  AddressRestriction,
+  DynamicAddressEntry,
   RateLimiter,
   RateLimiterOptions,
   RateLimitResult,
@@ -88,11 +92,13 @@ export type {
   RateLimitStore,
 } from './rate-limit/index.ts';
 export {
+  createAddressLists,
   createRateLimiter,
   memoryRateLimitStore,
   rateLimitHeaders,
   redisClientOptions,
   redisRateLimitStore,
+  routeCosts,
 } from './rate-limit/index.ts';
 // Tokens -----------------------------------------------------------------------------------------
 export type {
