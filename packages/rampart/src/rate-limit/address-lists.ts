@@ -84,14 +84,22 @@ function compileEntry(entry: unknown, field: string): Compiled {
     throw new TypeError(`${field}: expected an address, a CIDR or { cidr, routes }`);
   }
   const { cidr, routes, ...rest } = given as AddressListEntry & Record<string, unknown>;
-  for (const key of Object.keys(rest)) {
-    if (!['id', 'list', 'expiresAt'].includes(key)) throw new TypeError(`${field}.${key}: unknown option`);
-  }
+  for (const key of Object.keys(rest)) throw new TypeError(`${field}.${key}: unknown option`);
   if (typeof cidr !== 'string') throw new TypeError(`${field}.cidr: expected an address or a CIDR`);
   return {
     cidr: parseAddressOrCidr(cidr, `${field}.cidr`),
     matches: compileRoutes(routes, `${field}.routes`),
   };
+}
+
+/** A dynamic entry's address and routes (its other fields are the caller's: id, list, notes). */
+function compileDynamic(entry: DynamicAddressEntry, field: string): Compiled {
+  if (entry.list !== 'allow' && entry.list !== 'deny')
+    throw new TypeError(`${field}.list: expected 'allow' or 'deny'`);
+  return compileEntry(
+    { cidr: entry.cidr, ...(entry.routes !== undefined ? { routes: entry.routes } : {}) },
+    field,
+  );
 }
 
 /**
@@ -178,13 +186,13 @@ export function createAddressLists(options: AddressListsOptions = {}, field = 'r
     replace(entries) {
       const next = new Map<string, { entry: DynamicAddressEntry; compiled: Compiled }>();
       entries.forEach((entry, i) => {
-        next.set(entry.id, { entry, compiled: compileEntry(entry, `entries[${i}]`) });
+        next.set(entry.id, { entry, compiled: compileDynamic(entry, `entries[${i}]`) });
       });
       dynamic.clear();
       for (const [id, value] of next) dynamic.set(id, value);
     },
     put(entry) {
-      dynamic.set(entry.id, { entry, compiled: compileEntry(entry, 'entry') });
+      dynamic.set(entry.id, { entry, compiled: compileDynamic(entry, 'entry') });
     },
     remove(id) {
       return dynamic.delete(id);

