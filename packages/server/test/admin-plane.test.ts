@@ -1,88 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ConfigFile } from '../src/server/config.ts';
-import type { Storage } from '../src/storage/types.ts';
-import { type TestServer, testServer } from './helpers.ts';
+import { adminServer, call, creditRace, key, PASSWORD, START, user, xApiKey } from './admin-helpers.ts';
 
 /**
  * The admin plane through HTTP: users, key changes, identities and plans, usage, and the
  * rate-limit operations, with the attacks each check blocks performed (widening by an owner,
  * another owner's objects, unknown fields, out-of-range values, races on one balance).
  */
-
-const servers: TestServer[] = [];
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-});
-
-const START = Date.parse('2030-01-01T00:00:00Z');
-const PASSWORD = 'correct horse battery staple';
-const ROOMY: ConfigFile = { rateLimit: { default: { limit: 100_000, window: '15m' } } };
-
-export async function adminServer(
-  options: { file?: ConfigFile; storage?: Storage | 'sqlite'; clock?: { t: number } } = {},
-) {
-  const clock = options.clock ?? { t: START };
-  const s = await testServer({
-    now: () => clock.t,
-    file: options.file ?? ROOMY,
-    ...(options.storage ? { storage: options.storage } : {}),
-    routes: (app, ctx) => {
-      // A protected route for traffic tests: any valid credential, the usual identity limits.
-      app.get('/t', { onRequest: ctx.protect() }, async () => ({ ok: true }));
-    },
-  });
-  servers.push(s);
-  const admin = readFileSync(join(s.dataDir, 'admin-key'), 'utf8').trim();
-  return { s, clock, admin };
-}
-
-let counter = 0;
-const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
-const xApiKey = (key: string) => ({ 'x-api-key': key });
-
-async function call(
-  s: TestServer,
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
-  url: string,
-  credential?: string,
-  payload?: unknown,
-  headers: Record<string, string> = {},
-) {
-  const res = await s.app.inject({
-    method,
-    url,
-    headers: { ...(credential ? bearer(credential) : {}), ...headers },
-    ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}),
-  });
-  return { status: res.statusCode, json: () => res.json(), body: res.body, headers: res.headers };
-}
-
-async function user(s: TestServer) {
-  const email = `admin-plane${++counter}@example.com`;
-  const reg = await call(s, 'POST', '/v1/auth/register', undefined, {
-    email,
-    password: PASSWORD,
-    name: 'Plane User',
-  });
-  assert.equal(reg.status, 201, reg.body);
-  const login = await call(s, 'POST', '/v1/auth/login', undefined, { email, password: PASSWORD });
-  assert.equal(login.status, 200, login.body);
-  return {
-    id: reg.json().id as string,
-    email,
-    token: login.json().access_token as string,
-    refresh: login.json().refresh_token as string,
-  };
-}
-
-async function key(s: TestServer, credential: string, body: Record<string, unknown>) {
-  const res = await call(s, 'POST', '/v1/keys', credential, body);
-  assert.equal(res.status, 201, res.body);
-  return res.json() as { id: string; key: string };
-}
 
 describe('users', () => {
   test('search, role change, disable (tokens, refresh and login refused), enable, delete (keys revoked)', async () => {
@@ -343,29 +268,6 @@ describe('key changes', () => {
     assert.equal(again.json().code, 'KEY_ROTATED');
   });
 });
-
-/** Credits from 0, +100 by PATCH, then 110 parallel uses: exactly 100 pass. */
-export async function creditRace(s: TestServer, admin: string) {
-  const k = await key(s, admin, { name: 'credits', scopes: [], credits: { remaining: 0 } });
-  assert.equal((await call(s, 'GET', '/t', undefined, undefined, xApiKey(k.key))).status, 429);
-  const raised = await call(s, 'PATCH', `/v1/keys/${k.id}`, admin, { credits: { increment: 100 } });
-  assert.equal(raised.json().credits.remaining, 100);
-  const answers = await Promise.all(
-    Array.from({ length: 110 }, () => call(s, 'GET', '/t', undefined, undefined, xApiKey(k.key))),
-  );
-  assert.equal(answers.filter((a) => a.status === 200).length, 100);
-  assert.ok(answers.filter((a) => a.status !== 200).every((a) => a.json().code === 'USAGE_EXCEEDED'));
-  // 20 increments of 5 at once, with spends between them: none is lost, none created.
-  const mixed = await Promise.all([
-    ...Array.from({ length: 20 }, () =>
-      call(s, 'PATCH', `/v1/keys/${k.id}`, admin, { credits: { increment: 5 } }),
-    ),
-    ...Array.from({ length: 30 }, () => call(s, 'GET', '/t', undefined, undefined, xApiKey(k.key))),
-  ]);
-  const spent = mixed.slice(20).filter((a) => a.status === 200).length;
-  const after = await call(s, 'GET', `/v1/keys/${k.id}`, admin);
-  assert.equal(after.json().credits.remaining, 100 - spent);
-}
 
 describe('identities and plans', () => {
   test('two keys of one identity share 100 per minute: of 150 mixed calls exactly 100 pass; an override leaves the others on the plan', async () => {

@@ -71,8 +71,8 @@ export function collectRoutes(app: FastifyInstance): void {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const doc = (route.config as Record<string, RouteDoc> | undefined)?.[DOC];
     for (const method of methods) {
-      // HEAD routes are Fastify's own twins of GET routes (exposeHeadRoutes).
-      if (method === 'HEAD' && doc === undefined) continue;
+      // HEAD routes are Fastify's own twins of GET routes (exposeHeadRoutes): the GET says it.
+      if (method === 'HEAD') continue;
       routes.push({ method, url: route.url, doc });
     }
   });
