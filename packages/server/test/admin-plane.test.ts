@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ConfigFile } from '../src/server/config.ts';
-import { adminServer, call, creditRace, key, PASSWORD, START, user, xApiKey } from './admin-helpers.ts';
+import {
+  adminServer,
+  call,
+  creditRace,
+  key,
+  PASSWORD,
+  ROOMY,
+  START,
+  user,
+  xApiKey,
+} from './admin-helpers.ts';
 
 /**
  * The admin plane through HTTP: users, key changes, identities and plans, usage, and the
@@ -544,5 +554,24 @@ describe('rate-limit operations', () => {
       assert.equal(res.status, 400, JSON.stringify(body));
       if (path) assert.equal(res.json().errors[0].path, path, JSON.stringify(body));
     }
+  });
+});
+
+describe('audit, complete', () => {
+  test('a signing-key rotation is an event; retention prunes old events on its timer and says so', async () => {
+    const clock = { t: START };
+    const { s } = await adminServer({ clock, file: { ...ROOMY, audit: { retention: '30d' } } });
+    await s.context.keyRing.rotate();
+    await s.context.audit.flush();
+    const rotated = (await s.context.storage.audit.list({ limit: 10, type: 'signing_key_rotated' })).events;
+    assert.equal(rotated.length, 1);
+    assert.equal(rotated[0]!.detail.scheduled, false);
+    clock.t += 31 * 86_400_000;
+    const pruned = await s.context.retention.run();
+    assert.ok(pruned.audit >= 1, 'the old events are gone');
+    await s.context.audit.flush();
+    const left = (await s.context.storage.audit.list({ limit: 50 })).events;
+    assert.ok(left.every((e) => e.at >= clock.t - 30 * 86_400_000));
+    assert.ok(left.some((e) => e.type === 'audit_pruned'));
   });
 });

@@ -51,7 +51,7 @@ export const IDENTITIES_USAGE = `Usage:
   rampart identities list   [--plan <plan> | --no-plan] [--json]
   rampart identities show   <identity> [--json]
   rampart identities update <identity> [--name <name>] [--plan <plan> | none] [--credits <n> | none]
-                            [--add-credits <±n>] [--rate-limits …|none|plan] [--json]
+                            [--add-credits=<±n>] [--rate-limits …|none|plan] [--json]
   rampart identities delete <identity>
   rampart identities usage  <identity> [--granularity minute|hour|day] [--since …] [--until …] [--json]
 

@@ -29,7 +29,7 @@ export const KEYS_USAGE = `Usage:
   rampart keys rotate <key id> [--grace <duration, e.g. 1h>] [--json]
   rampart keys update <key id> [--name <name>] [--scopes a,b] [--expires <ISO date-time | 30d | never>]
                       [--enable | --disable] [--rate-limit <n>/<window> | none]
-                      [--credits <n> | none] [--add-credits <±n>] [--refill <n>/<interval> | none] [--json]
+                      [--credits <n> | none] [--add-credits=<±n>] [--refill <n>/<interval> | none] [--json]
   rampart keys usage  <key id> [--granularity minute|hour|day] [--since <ISO | epoch ms | 1h>]
                       [--until <ISO | epoch ms>] [--json]
   rampart keys import --sha256 <64 hex> --name <name> [--scopes a,b] [--owner <user id>] [--json]

@@ -177,6 +177,13 @@ export async function createRampartServer(
     config,
     now,
     storage.signingKeys ? { store: storage.signingKeys } : undefined,
+    ({ kid, alg, scheduled }) =>
+      audit.record({
+        type: 'signing_key_rotated',
+        outcome: 'success',
+        actor: 'system',
+        detail: { kid, alg, scheduled },
+      }),
   ).catch((error: unknown) => undo.fail(error));
   undo.add(() => keyRing.close());
   const sessions = await createSessionService({
