@@ -29,7 +29,14 @@ async function instance(): Promise<TestServer> {
   };
   const config = loadConfig(env, dataDir);
   config.rateLimit.default.limit = 100_000;
-  const storage = await postgresStorage({ connectionString: databaseUrl });
+  // 110 spends of one balance queue on its row lock and on the pool; on a loaded machine the
+  // last ones wait seconds, which the default timeouts (5 s a statement, 2 s for a pooled
+  // connection) would turn into 503s. The test is about exactness, not latency.
+  const storage = await postgresStorage({
+    connectionString: databaseUrl,
+    statementTimeoutMs: 60_000,
+    connectTimeoutMs: 60_000,
+  });
   const server = await createRampartServer(config, {
     storage,
     logStream: new PassThrough().resume(),
