@@ -177,7 +177,7 @@ function rateLimitRoutes(app: FastifyInstance, ctx: Services): void {
       config: routeDoc({
         summary: 'The rate limits, refused keys and address lists',
         description:
-          '`blocked` lists the keys this instance refused lately (`expiresAt`: when the counter, or the ban of a rule with blockFor, ends); a block lives in the shared store, so lifting it on one instance lifts it everywhere.',
+          '`blocked` lists the keys this instance refused lately (epoch ms; `expiresAt`: when the counter, or the ban of a rule with blockFor, ends); a block lives in the shared store, so lifting it on one instance lifts it everywhere.',
         tags: ['rate-limits'],
         auth: 'admin',
         scopes: ['admin'],
@@ -192,12 +192,8 @@ function rateLimitRoutes(app: FastifyInstance, ctx: Services): void {
         storeState: rampart.policy.limits.state,
         rules: [ctx.config.rateLimit.default, ...ctx.config.rateLimit.rules].map(ruleView),
         costs: ctx.config.rateLimit.costs,
-        blocked: rampart.policy.limits.blocked().map((b) => ({
-          ...b,
-          firstAt: new Date(b.firstAt).toISOString(),
-          lastAt: new Date(b.lastAt).toISOString(),
-          expiresAt: new Date(b.expiresAt).toISOString(),
-        })),
+        // As before the admin plane grew: times in epoch ms.
+        blocked: rampart.policy.limits.blocked(),
         lists: {
           allow: lists.allow,
           deny: lists.deny,
