@@ -86,6 +86,7 @@ describe('the OpenAPI document', () => {
     assert.equal(bundle.statusCode, 200);
     assert.match(bundle.body.slice(0, 5000), /tailwindcss|Scalar|scalar/);
     const init = await s.app.inject({ method: 'GET', url: '/docs/init.js' });
-    assert.match(init.body, /url: '\/openapi\.json'/);
+    assert.match(init.body, /"url":"\/openapi\.json"/);
+    assert.match(init.body, /"telemetry":false/);
   });
 });

@@ -40,8 +40,18 @@ const PAGE = `<!doctype html>
 </body>
 </html>
 `;
-// Fonts off: the renderer would fetch them from a CDN.
-const INIT = `Scalar.createApiReference('#app', { url: '/openapi.json', withDefaultFonts: false, hideClientButton: true });\n`;
+// Fonts off (they would come from a CDN), telemetry off, and the hosted extras (AI agent, MCP,
+// developer toolbar) off: the page reads this server's document and nothing else. The CSP
+// below refuses any other connection anyway.
+const INIT = `Scalar.createApiReference('#app', ${JSON.stringify({
+  url: '/openapi.json',
+  withDefaultFonts: false,
+  telemetry: false,
+  hideClientButton: true,
+  showDeveloperTools: 'never',
+  agent: { disabled: true },
+  mcp: { disabled: true },
+})});\n`;
 /** The page's own scripts and the document only; inline styles are the renderer's. */
 const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
