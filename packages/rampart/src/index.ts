@@ -82,6 +82,10 @@ export { createRampart, isRampart, RAMPART_DEFAULTS } from './policy/rampart.ts'
 
 // Rate limiting ----------------------------------------------------------------------------------
 export type {
+  AddressListEntry,
+  AddressLists,
+  AddressRestriction,
+  DynamicAddressEntry,
   RateLimiter,
   RateLimiterOptions,
   RateLimitResult,
@@ -89,11 +93,13 @@ export type {
   RateLimitStore,
 } from './rate-limit/index.ts';
 export {
+  createAddressLists,
   createRateLimiter,
   memoryRateLimitStore,
   rateLimitHeaders,
   redisClientOptions,
   redisRateLimitStore,
+  routeCosts,
 } from './rate-limit/index.ts';
 // Tokens -----------------------------------------------------------------------------------------
 export type {

@@ -12,6 +12,9 @@ import { tempDir } from './helpers.ts';
 const COMMANDS = [
   'serve',
   'keys',
+  'users',
+  'identities',
+  'plans',
   'audit',
   'signing-keys',
   'migrate',
@@ -61,7 +64,7 @@ test('bash completes subcommands, flags per subcommand and enumerated values', (
   assert.deepEqual(complete(script, ['rampart', 'au']), ['audit']);
   assert.deepEqual(
     complete(script, ['rampart', 'keys', '']).sort(),
-    ['create', 'import', 'list', 'revoke', 'rotate', '--help'].sort(),
+    ['create', 'import', 'list', 'revoke', 'rotate', 'update', 'usage', '--help'].sort(),
   );
   assert.deepEqual(complete(script, ['rampart', 'keys', 'list', '--own']).sort(), ['--owner', '--ownerless']);
   assert.ok(!complete(script, ['rampart', 'keys', 'list', '--']).includes('--name'), 'list takes no --name');

@@ -16,6 +16,9 @@ import { tempDir } from './helpers.ts';
 const COMMANDS = [
   'serve',
   'keys',
+  'users',
+  'identities',
+  'plans',
   'audit',
   'signing-keys',
   'migrate',
@@ -83,7 +86,7 @@ test('typos get "did you mean", exit 2 and our own words, never the argument par
   const cwd = tempDir();
   const env = { RAMPART_DATA_DIR: join(cwd, 'data') };
   const cases: Array<[string[], RegExp]> = [
-    [['serv'], /unknown command "serve?"; did you mean "serve"\?/],
+    [['serv'], /unknown command "serve?"; did you mean "serve"/],
     [['kyes', 'list'], /unknown command "kyes"; did you mean "keys"\?/],
     [['help', 'exprot'], /did you mean "export"\?/],
     [['serve', '--prot', '8080'], /serve: unknown option --prot; did you mean "--port"\?/],

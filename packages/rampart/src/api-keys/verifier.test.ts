@@ -281,3 +281,45 @@ describe('api key verifier', () => {
     });
   });
 });
+
+describe('api key verifier: keys of an identity', () => {
+  test("a key without credits of its own still spends its identity's shared credits", async () => {
+    let identityCredits = 2;
+    const spent: string[] = [];
+    const { verifier, issue } = setup({
+      consumeCredits: (record) => {
+        spent.push(record.id);
+        if (identityCredits <= 0) return { allowed: false };
+        identityCredits--;
+        return { allowed: true };
+      },
+      checkRateLimit: () => ({ allowed: true }),
+    });
+    const { key, record } = issue({ name: 'tenant', ownerId: null, scopes: [], identityId: 'idt_1' });
+    assert.equal(record.credits, null);
+    assert.equal((await verifier.verify(key)).valid, true);
+    assert.equal((await verifier.verify(key)).valid, true);
+    assert.deepEqual(await verifier.verify(key), { valid: false, code: 'USAGE_EXCEEDED', keyId: record.id });
+    assert.equal(spent.length, 3, 'every use reached the identity');
+  });
+
+  test("the identity's shared limits refuse a key without a limit of its own, and name themselves", async () => {
+    let left = 1;
+    const status = (remaining: number) => [
+      { name: 'identity-minute', limit: 1, windowMs: 60_000, remaining, resetAt: T0 + 60_000 },
+    ];
+    const { verifier, issue } = setup({
+      checkRateLimit: () =>
+        left-- > 0
+          ? { allowed: true, limits: status(0) }
+          : { allowed: false, retryAfterMs: 60_000, limits: status(0) },
+    });
+    const { key, record } = issue({ name: 'tenant', ownerId: null, scopes: [], identityId: 'idt_1' });
+    const first = await verifier.verify(key);
+    assert.equal(first.valid, true);
+    assert.deepEqual(first.valid && first.limits, status(0));
+    const second = await verifier.verify(key);
+    assert.equal(second.code, 'RATE_LIMITED');
+    assert.equal(!second.valid && second.keyId, record.id);
+  });
+});

@@ -13,7 +13,7 @@ import {
 } from './format.ts';
 import type { KeyHasher } from './hashing.ts';
 import type { ApiKeyRecord } from './record.ts';
-import { decideKey, type KeyDecision } from './verify.ts';
+import { decideKey, type KeyDecision, type KeyLimitStatus } from './verify.ts';
 
 export interface ApiKeyVerifierOptions {
   hasher: KeyHasher;
@@ -37,7 +37,7 @@ export interface ApiKeyVerifierOptions {
   checkRateLimit?: (
     record: ApiKeyRecord,
     now: number,
-  ) => Awaitable<{ allowed: boolean; retryAfterMs?: number }>;
+  ) => Awaitable<{ allowed: boolean; retryAfterMs?: number; limits?: KeyLimitStatus[] }>;
   /**
    * Spends credits atomically in the store (`applyCredits` inside a transaction or script),
    * for records with `credits`. Without it such keys are refused `USAGE_EXCEEDED`.
@@ -170,16 +170,22 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
       const decision = decideKey(record, scope === undefined ? { now: at } : { now: at, scope });
       if (!decision.valid || record === null) return decision;
 
-      if (record.rateLimit !== null) {
+      // A key of an identity draws on the identity's shared limits and credits even when it
+      // has none of its own: skipping the calls would make such a key unlimited.
+      const ofIdentity = record.identityId !== undefined && record.identityId !== null;
+      if (record.rateLimit !== null || (ofIdentity && checkRateLimit !== undefined)) {
         const limited = checkRateLimit === undefined ? { allowed: false } : await checkRateLimit(record, at);
+        const limits = 'limits' in limited ? limited.limits : undefined;
         if (!limited.allowed) {
           const refused: KeyDecision = { valid: false, code: 'RATE_LIMITED', keyId: record.id };
           if ('retryAfterMs' in limited && limited.retryAfterMs !== undefined)
             refused.retryAfterMs = limited.retryAfterMs;
+          if (limits !== undefined && limits.length > 0) refused.limits = limits;
           return refused;
         }
+        if (limits !== undefined && limits.length > 0) decision.limits = limits;
       }
-      if (record.credits !== null) {
+      if (record.credits !== null || (ofIdentity && consumeCredits !== undefined)) {
         const spent =
           consumeCredits === undefined ? { allowed: false } : await consumeCredits(record, cost, at);
         if (!spent.allowed) return { valid: false, code: 'USAGE_EXCEEDED', keyId: record.id };

@@ -41,6 +41,20 @@ export type KeyDenialCode =
   | 'RATE_LIMITED'
   | 'USAGE_EXCEEDED';
 
+/**
+ * A limit that applied to a key's use: the key's own (`rateLimit`) or its identity's shared
+ * ones. The engine names them in `RateLimit-Policy` and `RateLimit`.
+ */
+export interface KeyLimitStatus {
+  /** The policy name in the headers (`api-key`, `identity-burst`). */
+  name: string;
+  limit: number;
+  windowMs: number;
+  remaining: number;
+  /** When more quota is available, epoch ms. */
+  resetAt: number;
+}
+
 /** Every verification code. */
 export type KeyVerificationCode = 'VALID' | KeyDenialCode;
 
@@ -54,6 +68,8 @@ export interface ValidKey {
   expiresAt: number | null;
   /** Credits left after this use, when the key has credits. */
   remaining?: number;
+  /** The rate limits that applied (the key's own, its identity's). */
+  limits?: KeyLimitStatus[];
 }
 
 /** A refused key. Over HTTP every refusal is the same 401; the code is for logs, metrics and `/v1/keys/verify`. */
@@ -66,6 +82,8 @@ export interface RefusedKey {
   reason?: 'FORMAT' | 'CHECKSUM' | 'PREFIX';
   /** For `RATE_LIMITED`: when to try again, ms. */
   retryAfterMs?: number;
+  /** For `RATE_LIMITED`: the limits that applied. */
+  limits?: KeyLimitStatus[];
 }
 
 /** What a verification answers. */

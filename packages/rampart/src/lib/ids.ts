@@ -26,7 +26,7 @@ export function randomBase62(count: number): string {
 }
 
 /** The type prefixes of Rampart's ids. */
-export type IdPrefix = 'usr' | 'key' | 'evt' | 'req' | 'fam' | 'sig' | 'rst';
+export type IdPrefix = 'usr' | 'key' | 'evt' | 'req' | 'fam' | 'sig' | 'rst' | 'idt' | 'pln' | 'acl';
 
 /**
  * A new id with a type prefix, e.g. `key_3hK9…` (Unkey style): the prefix tells a reader what
@@ -36,7 +36,7 @@ export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase62(22)}`;
 }
 
-const ID = /^(usr|key|evt|req|fam|sig|rst)_[0-9A-Za-z]{22}$/;
+const ID = /^(usr|key|evt|req|fam|sig|rst|idt|pln|acl)_[0-9A-Za-z]{22}$/;
 
 /** Does `value` look like an id with the given prefix? (Shape only.) */
 export function isId(value: unknown, prefix?: IdPrefix): value is string {

@@ -17,9 +17,10 @@
  * 5. Authorize: roles and scopes. A key probing a route it may not call spends neither its
  *    rate limit nor its credits (the scope goes to the key verifier), and gets 403.
  */
-import type { KeyDecision } from '../api-keys/verify.ts';
+import type { KeyDecision, KeyLimitStatus } from '../api-keys/verify.ts';
 import { RampartError } from '../errors.ts';
 import type { Awaitable } from '../lib/types.ts';
+import { formatRateLimit, formatRateLimitPolicy } from '../rate-limit/headers.ts';
 import type { BlockCheck, Reservation } from '../rate-limit/limiter.ts';
 import { limitRequest, type PolicyContext } from './context.ts';
 import { extractCredential } from './credentials.ts';
@@ -31,7 +32,7 @@ import {
   type Principal,
   unauthenticated,
 } from './principal.ts';
-import { limitRefusal } from './steps/rate-limit.ts';
+import { limitRefusal, withEarlierLimits } from './steps/rate-limit.ts';
 import { type AuthDecision, NO_HEADERS, type RequestView, routeOf, type Step } from './view.ts';
 
 /** Which credentials an authentication step takes. */
@@ -186,7 +187,12 @@ export function authenticateStep(
     // Set when this request made a shared reservation; `piggyback` when it rides on another's.
     let flight: string | undefined;
     let piggyback = false;
-    if (failures !== undefined) {
+    // An allow-listed address is never refused by a limit, the failure budget included.
+    const exempt =
+      !ctx.addresses.empty &&
+      ctx.addresses.decide(ip, String(view.method).toUpperCase(), view.route ?? view.path, ctx.now())
+        .action === 'allow';
+    if (failures !== undefined && !exempt) {
       const request = limitRequest(view, ip);
       if (known) {
         if (failures.mayBeBlocked(ip)) {
@@ -214,7 +220,7 @@ export function authenticateStep(
       }
     }
     try {
-      return await verifyAndAuthorize(view, ip, kind, credential, reservation, !piggyback);
+      return await verifyAndAuthorize(view, ip, kind, credential, reservation, !piggyback && !exempt);
     } finally {
       if (flight) failures!.inFlight.delete(flight);
     }
@@ -250,6 +256,7 @@ export function authenticateStep(
     };
 
     let principal: Principal;
+    let limitHeaders: Record<string, string> = NO_HEADERS;
     if (credential.kind === 'bearer') {
       const result = await bearer!.verify(credential.token);
       if (!result.ok) return failed(result.code);
@@ -276,7 +283,7 @@ export function authenticateStep(
           ctx.onRateLimited(decision.code === 'RATE_LIMITED' ? 'api-key' : 'api-key-credits');
           return ctx.refuse(
             new RampartError(decision.code === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'USAGE_EXCEEDED', {
-              headers: { 'Retry-After': String(retryAfterSec) },
+              headers: { ...keyLimitHeaders(view, decision.limits), 'Retry-After': String(retryAfterSec) },
             }),
             view,
           );
@@ -284,10 +291,28 @@ export function authenticateStep(
         return failed(decision.code, decision.keyId);
       }
       principal = principalOfKey(decision);
+      limitHeaders = keyLimitHeaders(view, decision.limits);
     }
     release();
     if (!isAllowed(principal, requirement)) return forbid(view, ip, principal);
-    return { ok: true, principal, headers: NO_HEADERS };
+    return { ok: true, principal, headers: limitHeaders };
+  }
+
+  /** The key's and its identity's limits as RateLimit fields, after the earlier steps' ones. */
+  function keyLimitHeaders(view: RequestView, limits: readonly KeyLimitStatus[] | undefined) {
+    if (limits === undefined || limits.length === 0) return NO_HEADERS;
+    const at = ctx.now();
+    const own = {
+      'RateLimit-Policy': formatRateLimitPolicy(limits),
+      RateLimit: formatRateLimit(
+        limits.map((l) => ({
+          name: l.name,
+          remaining: l.remaining,
+          resetAfterMs: Math.max(0, l.resetAt - at),
+        })),
+      ),
+    };
+    return withEarlierLimits(ctx, view, own);
   }
 
   function forbid(view: RequestView, ip: string, principal: Principal) {

@@ -9,6 +9,7 @@ import { problemAnswer } from '../http/problem.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { ipKey } from '../lib/ip.ts';
 import type { Clock } from '../lib/types.ts';
+import { type AddressLists, createAddressLists } from '../rate-limit/address-lists.ts';
 import {
   type BlockedStat,
   createRateLimiter,
@@ -27,7 +28,6 @@ import {
   knownKeys,
   RATE_LIMIT_KEYS,
   type RampartOptions,
-  record,
   type SecurityEvent,
   stringList,
   within,
@@ -82,6 +82,8 @@ export interface PolicyContext {
   readonly failures: FailureBudget | undefined;
   /** The IPv6 prefix of `'ip'` keys. */
   readonly ipv6Prefix: number;
+  /** The allow, deny and restriction lists (`rateLimit.allow`, `deny`, `restrict`, dynamic entries). */
+  readonly addresses: AddressLists;
   /** The keys refused recently, every limiter of this policy. */
   blocked(): BlockedStat[];
   /** Lifts one refused key (`rule` and `key` as `blocked()` lists them). False when no limiter has the rule. */
@@ -135,6 +137,14 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
     throw new TypeError('rateLimit.store: expected a RateLimitStore (consume, peek, refund, reset)');
   }
   const ipv6Prefix = limitOptions.ipv6Prefix ?? RAMPART_DEFAULTS.ipv6Prefix;
+  const addresses = createAddressLists(
+    {
+      ...(limitOptions.allow !== undefined ? { allow: limitOptions.allow } : {}),
+      ...(limitOptions.deny !== undefined ? { deny: limitOptions.deny } : {}),
+      ...(limitOptions.restrict !== undefined ? { restrict: limitOptions.restrict } : {}),
+    },
+    'rateLimit',
+  );
   const ownStores: MemoryRateLimitStore[] = [];
   const wrappers = new Map<RateLimitStore | ResilientStore, ResilientStore>();
   const ownWrappers: ResilientStore[] = [];
@@ -297,6 +307,7 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
     },
     failures,
     ipv6Prefix,
+    addresses,
     blocked: () =>
       limiters.flatMap((l) => l.blockedStats()).sort((a, b) => b.count - a.count || b.lastAt - a.lastAt),
     async unblock(rule, key) {

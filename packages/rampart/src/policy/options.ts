@@ -3,6 +3,7 @@
  * a `TypeError` that names it (`jwt.secret: …`, `apiKeys.prefixes[0]: …`), and the token and
  * API key verifiers are built here from the domain factories.
  */
+
 import { DEFAULT_API_KEY_PREFIX, isValidApiKeyPrefix } from '../api-keys/format.ts';
 import type { KeyHasher } from '../api-keys/hashing.ts';
 import type { ApiKeyRecord } from '../api-keys/record.ts';
@@ -13,8 +14,9 @@ import type { ForwardingHeader } from '../http/client-ip.ts';
 import type { CorsOptions } from '../http/cors.ts';
 import type { SecurityHeadersOptions } from '../http/security-headers.ts';
 import { type Duration, parseDuration } from '../lib/duration.ts';
-import { isObject, knownKeys, optionalFunction, record, stringList, within } from '../lib/options.ts';
+import { isObject, knownKeys, optionalFunction, stringList, within } from '../lib/options.ts';
 import type { Awaitable, Clock } from '../lib/types.ts';
+import type { AddressListEntry, AddressRestriction } from '../rate-limit/address-lists.ts';
 import type { ResilientStore } from '../rate-limit/resilient-store.ts';
 import type { RateLimitRuleOptions } from '../rate-limit/rules.ts';
 import type { RateLimitStore } from '../rate-limit/store.ts';
@@ -174,6 +176,15 @@ export interface RampartRateLimitOptions {
   probeIntervalMs?: number;
   /** The IPv6 prefix that forms an `'ip'` key, 32–128; default 64. */
   ipv6Prefix?: number;
+  /**
+   * Addresses and networks never counted nor refused by a limit (`'10.1.2.3'`,
+   * `{ cidr: '192.0.2.0/24', routes: '/v1/*' }`). Default none.
+   */
+  allow?: ReadonlyArray<string | AddressListEntry>;
+  /** Addresses and networks refused (403 `ADDRESS_DENIED`) on the routes of the entry. Default none. */
+  deny?: ReadonlyArray<string | AddressListEntry>;
+  /** Routes only some networks may call (`{ routes: '/admin/*', from: ['10.0.0.0/8'] }`); others get 403. */
+  restrict?: readonly AddressRestriction[];
 }
 
 /**
@@ -288,6 +299,9 @@ export const RATE_LIMIT_KEYS = new Set([
   'failuresToTrip',
   'probeIntervalMs',
   'ipv6Prefix',
+  'allow',
+  'deny',
+  'restrict',
 ]);
 export const AUTH_FAILURE_KEYS = new Set(['limit', 'window', 'store']);
 

@@ -9,10 +9,12 @@
  * The steps live in their own modules (`authenticate.ts`, `steps/*.ts`) and share one
  * `PolicyContext` (`context.ts`); each is built once, when the route asks for it.
  */
+
 import type { RampartError } from '../errors.ts';
 import type { CorsOptions } from '../http/cors.ts';
 import type { HttpAnswer } from '../http/problem.ts';
 import { type SecurityHeadersOptions, securityHeaders } from '../http/security-headers.ts';
+import type { AddressLists } from '../rate-limit/address-lists.ts';
 import type { BlockedStat } from '../rate-limit/limiter.ts';
 import type { ResilientStore } from '../rate-limit/resilient-store.ts';
 import { compileRule } from '../rate-limit/rules.ts';
@@ -91,8 +93,10 @@ export interface RateLimitState {
   readonly state: 'up' | 'down';
   /** The keys refused recently on this instance, most refused first. */
   blocked(): BlockedStat[];
-  /** Lifts one refused key, as `blocked()` lists it. False when no limit has that rule. */
+  /** Lifts one refused key, as `blocked()` lists it (its `blockFor` ban too). False when no limit has that rule. */
   unblock(rule: string, key: string): Promise<boolean>;
+  /** The allow, deny and restriction lists; dynamic entries are set here (`put`, `remove`, `replace`). */
+  readonly addresses: AddressLists;
 }
 
 /** The compiled policy: framework-free steps. */
@@ -282,6 +286,7 @@ export function createRampart(options: RampartOptions = {}): Rampart {
       },
       blocked: () => ctx.blocked(),
       unblock: (rule, key) => ctx.unblock(rule, key),
+      addresses: ctx.addresses,
     },
     async issueAccessToken(input) {
       if (tokens?.issuer === undefined) {

@@ -6,6 +6,15 @@
  * A custom store's tests import it by path.
  */
 export type {
+  AddressListEntry,
+  AddressLists,
+  AddressListsOptions,
+  AddressRestriction,
+  AddressVerdict,
+  DynamicAddressEntry,
+} from './address-lists.ts';
+export { canonicalCidr, createAddressLists } from './address-lists.ts';
+export type {
   Algorithm,
   DecideResult,
   Decision,
@@ -67,5 +76,5 @@ export type {
   RuleSet,
   StoreErrorPolicy,
 } from './rules.ts';
-export { bodyEmailKey, compileRule, RATE_LIMIT_RULE_DEFAULTS } from './rules.ts';
+export { bodyEmailKey, compileRoutes, compileRule, RATE_LIMIT_RULE_DEFAULTS, routeCosts } from './rules.ts';
 export type { RateLimitStore } from './store.ts';

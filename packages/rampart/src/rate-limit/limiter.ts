@@ -343,8 +343,38 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       }
       return ruleDecision(rule, key, g.decision, g.source);
     };
+    if (rule.ban !== undefined) return banned(rule, id, key, cost, now, done);
     const answer = guarded.decide(id, rule.rate, now, cost, rule.onStoreError);
     return answer instanceof Promise ? answer.then(done) : done(answer);
+  };
+
+  // `blockFor`: a running ban refuses before the rule is asked; a refusal the store (or the
+  // local fallback) made starts one. The ban is a GCRA of one unit per ban period in the same
+  // store, so it is shared across instances and outlasts the rule's window.
+  const banned = async (
+    rule: CompiledRule,
+    id: string,
+    key: string,
+    cost: number,
+    now: number,
+    done: (g: { decision: Decision; source: DecisionSource }) => RuleDecision,
+  ): Promise<RuleDecision> => {
+    const ban = rule.ban!;
+    const running = await guarded.decide(`ban:${id}`, ban, now, 0, rule.onStoreError);
+    if (!running.decision.allowed && (running.source === 'store' || running.source === 'local')) {
+      const wait = running.decision.retryAfterMs;
+      return ruleDecision(
+        rule,
+        key,
+        { allowed: false, limit: rule.rate.limit, remaining: 0, resetAt: now + wait, retryAfterMs: wait },
+        running.source,
+      );
+    }
+    const d = done(await guarded.decide(id, rule.rate, now, cost, rule.onStoreError));
+    if (d.allowed || cost === 0 || (d.source !== 'store' && d.source !== 'local')) return d;
+    await guarded.decide(`ban:${id}`, ban, now, 1, rule.onStoreError);
+    const wait = Math.max(d.retryAfterMs, ban.windowMs);
+    return { ...d, resetAt: now + wait, retryAfterMs: wait };
   };
 
   const applying = (list: readonly CompiledRule[], request: RateLimitRequest) => {
@@ -373,7 +403,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       if (!rule.matches(method, route)) continue;
       const key = rule.identity(request);
       if (key === undefined) continue;
-      const d = evaluate(rule, key, cost, now, request);
+      // A unit cost asks the rule for its own (`cost` per route); 0 peeks whatever the rule says.
+      const d = evaluate(
+        rule,
+        key,
+        cost === 1 && rule.counts === 'requests' ? rule.cost(request) : cost,
+        now,
+        request,
+      );
       if (d instanceof Promise) pending = true;
       out.push(d);
     }
@@ -388,7 +425,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
     t.count++;
     t.lastAt = now;
-    t.expiresAt = now + d.windowMs;
+    t.expiresAt = now + Math.max(d.windowMs, d.retryAfterMs);
     remember(tracked, id, t);
     if (now >= t.notifiedUntil) {
       t.notifiedUntil = now + d.windowMs;
@@ -455,6 +492,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     tracked.delete(id);
     openNotified.delete(id);
     await guarded.reset(id);
+    if (rule.ban !== undefined) await guarded.reset(`ban:${id}`);
   };
 
   return {

@@ -68,6 +68,18 @@ export interface RateLimitRuleOptions {
    * server answers 503 with `Retry-After`); `'open'` allows and reports it.
    */
   onStoreError?: StoreErrorPolicy;
+  /**
+   * A ban after the rule trips: once a request is refused, the key stays refused for this long
+   * (`'1h'`, or ms), even after the window would have let it back in. Without it a client that
+   * hits the limit is back after `retryAfter`; with it a scraper pays for tripping the rule.
+   * The ban lives in the rule's store (shared across instances on Redis); `unblock` lifts it.
+   */
+  blockFor?: Duration | number;
+  /**
+   * Units one request takes (default 1): a number, or a function of the request (see
+   * {@link routeCosts}, a table by route). A cost above the limit takes the whole limit.
+   */
+  cost?: number | ((request: RateLimitRequest) => number);
 }
 
 /** A list of rules; every matching rule applies to a request. */
@@ -91,6 +103,10 @@ export interface CompiledRule {
   readonly identity: (request: RateLimitRequest) => string | undefined;
   /** Does the rule apply to this (upper-case) method and route pattern? */
   readonly matches: (method: string, route: string) => boolean;
+  /** The ban after a refusal (`blockFor`): one unit per `blockFor` (GCRA), or undefined. */
+  readonly ban: RateRule | undefined;
+  /** Units the request takes, 1 to the limit. */
+  readonly cost: (request: RateLimitRequest) => number;
 }
 
 const RULE_KEYS = new Set([
@@ -104,6 +120,8 @@ const RULE_KEYS = new Set([
   'routes',
   'counts',
   'onStoreError',
+  'blockFor',
+  'cost',
 ]);
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const METHOD = /^([A-Z]+|\*)$/;
@@ -158,7 +176,15 @@ function parseRoute(text: unknown, field: string): RouteMatcher {
   return { method: method!, path: path!, prefix: false };
 }
 
-function compileRoutes(routes: RateLimitRuleOptions['routes'], field: string): CompiledRule['matches'] {
+/**
+ * Compiles route patterns (`'POST /v1/keys'`, `'/v1/admin/*'`, `'* /x'`) into a matcher of an
+ * upper-case method and a route pattern; undefined matches every route.
+ * @throws TypeError naming `field` for a malformed pattern.
+ */
+export function compileRoutes(
+  routes: string | readonly string[] | undefined,
+  field: string,
+): (method: string, route: string) => boolean {
   if (routes === undefined) return () => true;
   const list = typeof routes === 'string' ? [routes] : routes;
   if (!Array.isArray(list) || list.length === 0) {
@@ -215,6 +241,14 @@ export function compileRule(input: RateLimitRuleOptions, field: string, ipv6Pref
       `${field}.onStoreError: expected 'local', 'closed' or 'open', got ${JSON.stringify(onStoreError)}`,
     );
   }
+  let ban: RateRule | undefined;
+  if (input.blockFor !== undefined) {
+    const banMs = parseDuration(input.blockFor, `${field}.blockFor`);
+    if (banMs < 1000)
+      throw new TypeError(`${field}.blockFor: expected at least 1 s, got ${JSON.stringify(input.blockFor)}`);
+    // One unit per ban period: consuming it starts the ban, peeking tells whether it runs.
+    ban = rateRule({ algorithm: 'gcra', limit: 1, windowMs: banMs, burst: 1 }, `${field}.blockFor`);
+  }
   return Object.freeze({
     name: input.name,
     rate,
@@ -222,7 +256,48 @@ export function compileRule(input: RateLimitRuleOptions, field: string, ipv6Pref
     onStoreError,
     identity: compileKey(input.key ?? RATE_LIMIT_RULE_DEFAULTS.key, `${field}.key`, ipv6Prefix),
     matches: compileRoutes(input.routes, `${field}.routes`),
+    ban,
+    cost: compileCost(input.cost, rate.limit, `${field}.cost`),
   });
+}
+
+function compileCost(cost: RateLimitRuleOptions['cost'], limit: number, field: string): CompiledRule['cost'] {
+  const clamp = (n: unknown) =>
+    typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 ? Math.min(n, limit) : 1;
+  if (cost === undefined) return () => 1;
+  if (typeof cost === 'function') return (request) => clamp(cost(request));
+  if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
+    throw new TypeError(`${field}: expected a whole number ≥ 1 or a function, got ${JSON.stringify(cost)}`);
+  }
+  const fixed = Math.min(cost, limit);
+  return () => fixed;
+}
+
+/**
+ * A cost by route, for a rule's `cost`: the first pattern that matches the request's method
+ * and route gives its units, else `fallback` (default 1).
+ *
+ * @example { name: 'api', limit: 100, window: '1m', cost: routeCosts({ 'POST /v1/reports': 10 }) }
+ * @throws TypeError naming the pattern or cost that is wrong.
+ */
+export function routeCosts(
+  table: Readonly<Record<string, number>>,
+  fallback = 1,
+  field = 'cost',
+): (request: RateLimitRequest) => number {
+  const entries = Object.entries(table).map(([route, units]) => {
+    if (!Number.isSafeInteger(units) || units < 1) {
+      throw new TypeError(
+        `${field}[${JSON.stringify(route)}]: expected a whole number ≥ 1, got ${JSON.stringify(units)}`,
+      );
+    }
+    return { matches: compileRoutes(route, `${field}[${JSON.stringify(route)}]`), units };
+  });
+  return (request) => {
+    const method = String(request.method).toUpperCase();
+    for (const entry of entries) if (entry.matches(method, request.route)) return entry.units;
+    return fallback;
+  };
 }
 
 /**

@@ -194,6 +194,7 @@ export async function login(
 ): Promise<
   | { ok: true; user: UserRecord; tokens: TokenPair }
   | { ok: false; code: 'INVALID_CREDENTIALS'; userId?: string; reason: 'unknown_email' | 'wrong_password' }
+  | { ok: false; code: 'ACCOUNT_DISABLED'; userId: string; reason: 'disabled' }
 > {
   const user = await deps.storage.users.getByEmailKey(loginEmailKey(input.email));
   // An unknown email pays the same argon2id as a wrong password: timing tells nothing.
@@ -202,6 +203,9 @@ export async function login(
   );
   if (!user) return { ok: false, code: 'INVALID_CREDENTIALS', reason: 'unknown_email' };
   if (!ok) return { ok: false, code: 'INVALID_CREDENTIALS', userId: user.id, reason: 'wrong_password' };
+  // Said only after the right password: to a guesser a disabled account looks like any other.
+  if (user.disabledAt != null)
+    return { ok: false, code: 'ACCOUNT_DISABLED', userId: user.id, reason: 'disabled' };
   if (needsRehash(user.passwordHash)) {
     const passwordHash = await deps.hashing.run(source, () => hashPassword(input.password));
     await deps.storage.users.update(user.id, { passwordHash }, deps.now());
@@ -238,6 +242,9 @@ export async function refresh(deps: AccountDeps, token: string): Promise<Refresh
   }
   const user = await storage.users.getById(record!.userId);
   if (!user) return refused;
+  // A disabled account's families were revoked when it was disabled; a refresh that raced the
+  // disabling is refused here too.
+  if (user.disabledAt != null) return { ...refused, revokedUser: user.id } as RefreshOutcome;
   const next = rotateRefreshRecord(record!, now());
   if (decision === 'GRACE_REPLAY') {
     // A retry inside the grace window: the successor it lost is revoked and replaced, so the

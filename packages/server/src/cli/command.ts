@@ -14,6 +14,8 @@ export interface Io {
   now: () => number;
   /** Whether stderr is a terminal: progress is shown only then, never into a pipe or a file. */
   errIsTTY: boolean;
+  /** Reads a secret (tests); default: the terminal without echo, or stdin when redirected. */
+  readSecret?: (prompt: string) => Promise<string>;
 }
 
 /** One form of a command: `rampart keys create …`, or the command itself when it has no subcommands. */

@@ -3,6 +3,7 @@ import {
   type ApiKeySettings,
   checkKeySettings,
   createApiKeyIssuer,
+  SCOPE_NAME,
 } from 'rampart/internal/api-keys/index.ts';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { isId, newId } from 'rampart/internal/lib/ids.ts';
@@ -11,12 +12,13 @@ import { INVALIDATION_CHANNEL, rotateStoredKey } from '../server/api-keys/servic
 import type { ServerConfig } from '../server/config.ts';
 import { publishOnce } from '../server/redis.ts';
 import { openStorage } from '../server/server.ts';
-import type { AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
-import { instant, type OptionSpecs, type Parsed, parseFlags, wholeNumber } from './args.ts';
+import type { ApiKeyPatch, AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
+import { instant, type OptionSpecs, type Parsed, parseFlags, type Values, wholeNumber } from './args.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
 import { didYouMean } from './suggest.ts';
+import { readUsageCli, usageTable } from './usage.ts';
 import { type KeyView, safeKeyView } from './views.ts';
 
 export const KEYS_USAGE = `Usage:
@@ -25,6 +27,11 @@ export const KEYS_USAGE = `Usage:
   rampart keys list   [--owner <user id> | --ownerless] [--limit <n>] [--json]
   rampart keys revoke <key id> [--json]
   rampart keys rotate <key id> [--grace <duration, e.g. 1h>] [--json]
+  rampart keys update <key id> [--name <name>] [--scopes a,b] [--expires <ISO date-time | 30d | never>]
+                      [--enable | --disable] [--rate-limit <n>/<window> | none]
+                      [--credits <n> | none] [--add-credits=<±n>] [--refill <n>/<interval> | none] [--json]
+  rampart keys usage  <key id> [--granularity minute|hour|day] [--since <ISO | epoch ms | 1h>]
+                      [--until <ISO | epoch ms>] [--json]
   rampart keys import --sha256 <64 hex> --name <name> [--scopes a,b] [--owner <user id>] [--json]
                       (a tutorial-style key stored as SHA-256 hex; the server accepts it in x-api-key
                       with RAMPART_API_KEY_LEGACY_SHA256=true and re-hashes it on first use)
@@ -63,6 +70,30 @@ const FORMS = {
   },
   revoke: { options: { json }, positionals: ['<key id>'] },
   rotate: { options: { grace: { type: 'string', value: '<duration>' }, json }, positionals: ['<key id>'] },
+  update: {
+    options: {
+      name: settings.name,
+      scopes: settings.scopes,
+      expires: { type: 'string', value: '<ISO date-time | 30d | never>' },
+      enable: { type: 'boolean' },
+      disable: { type: 'boolean' },
+      'rate-limit': { type: 'string', value: '<n>/<window> | none' },
+      credits: { type: 'string', value: '<n> | none' },
+      'add-credits': { type: 'string', value: '<±n>' },
+      refill: { type: 'string', value: '<n>/<interval> | none' },
+      json,
+    },
+    positionals: ['<key id>'],
+  },
+  usage: {
+    options: {
+      granularity: { type: 'string', value: '<size>', choices: ['minute', 'hour', 'day'] },
+      since: { type: 'string', value: '<ISO | epoch ms | 1h>' },
+      until: { type: 'string', value: '<ISO | epoch ms>' },
+      json,
+    },
+    positionals: ['<key id>'],
+  },
   import: { options: { ...settings, sha256: { type: 'string', value: '<64 hex>' } } },
 } as const satisfies Record<string, Form>;
 
@@ -110,7 +141,9 @@ function keysTable(keys: KeyView[]): string {
 type KeyOptions = typeof FORMS.create.options &
   typeof FORMS.list.options &
   typeof FORMS.rotate.options &
-  typeof FORMS.import.options;
+  typeof FORMS.import.options &
+  typeof FORMS.update.options &
+  typeof FORMS.usage.options;
 
 /** `rampart keys …`. */
 export async function keysCommand(argv: string[], io: Io): Promise<void> {
@@ -272,6 +305,30 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       return;
     }
 
+    if (sub === 'update') {
+      const id = keyId();
+      const { patch, fields } = keyPatch(values, now);
+      if (fields.length === 0)
+        throw new UsageError('keys update: nothing to change (see rampart keys --help)');
+      const updated = await storage.apiKeys.update(id, patch);
+      if (updated === undefined) throw new Error(`no key ${id}`);
+      await record(storage, 'key_updated', now, { keyId: id, prefix: updated.prefix, fields });
+      await announce(config, id, io);
+      const view = safeKeyView(updated, now);
+      io.out(
+        json ? `${JSON.stringify(view)}\n` : `Updated ${id} (${fields.join(', ')}); it is ${view.status}.\n`,
+      );
+      return;
+    }
+
+    if (sub === 'usage') {
+      const id = keyId();
+      if ((await storage.apiKeys.get(id)) === undefined) throw new Error(`no key ${id}`);
+      const usage = await readUsageCli(storage, { keyId: id }, values, now);
+      io.out(json ? `${JSON.stringify(usage)}\n` : usageTable(usage));
+      return;
+    }
+
     if (sub === 'revoke') {
       const id = keyId();
       const revoked = await storage.apiKeys.update(id, { revokedAt: now });
@@ -300,9 +357,11 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       throw new Error(
         rotated.code === 'NOT_FOUND'
           ? `no key ${id}`
-          : rotated.code === 'CONFLICT'
-            ? `${id} was changed meanwhile; try again`
-            : `${id} cannot be rotated (${rotated.code})`,
+          : rotated.code === 'ROTATED'
+            ? `${id} was already rotated; rotate its successor instead`
+            : rotated.code === 'CONFLICT'
+              ? `${id} was changed meanwhile; try again`
+              : `${id} cannot be rotated (${rotated.code})`,
       );
     }
     await record(storage, 'key_rotated', now, {
@@ -324,6 +383,81 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
   }
 }
 
+/** The flags of `keys update` as a store patch, and the names of the fields it changes. */
+function keyPatch(
+  values: Values<typeof FORMS.update.options>,
+  now: number,
+): { patch: ApiKeyPatch; fields: string[] } {
+  const patch: ApiKeyPatch = {};
+  const fields: string[] = [];
+  if (values.name !== undefined) {
+    patch.name = values.name;
+    fields.push('name');
+  }
+  if (values.scopes !== undefined) {
+    const scopes = scopeList(values.scopes);
+    const bad = scopes.find((s) => !SCOPE_NAME.test(s));
+    if (bad !== undefined) throw new UsageError(`--scopes: ${JSON.stringify(bad)} is not a scope name`);
+    patch.scopes = scopes;
+    fields.push('scopes');
+  }
+  if (values.expires !== undefined) {
+    patch.expiresAt = values.expires === 'never' ? null : instant(values.expires, '--expires', now);
+    if (patch.expiresAt !== null && patch.expiresAt <= now)
+      throw new UsageError('--expires: must be in the future');
+    fields.push('expiresAt');
+  }
+  if (values.enable && values.disable)
+    throw new UsageError('keys update: --enable and --disable exclude each other');
+  if (values.enable || values.disable) {
+    patch.disabledAt = values.disable ? now : null;
+    fields.push('enabled');
+  }
+  if (values['rate-limit'] !== undefined) {
+    patch.rateLimit = values['rate-limit'] === 'none' ? null : rate(values['rate-limit'], '--rate-limit');
+    fields.push('rateLimit');
+  }
+  if (values.credits === 'none') {
+    if (values['add-credits'] !== undefined || values.refill !== undefined) {
+      throw new UsageError('--credits none: cannot be combined with --add-credits or --refill');
+    }
+    patch.credits = null;
+    fields.push('credits');
+  } else if (
+    values.credits !== undefined ||
+    values['add-credits'] !== undefined ||
+    values.refill !== undefined
+  ) {
+    const credits: NonNullable<ApiKeyPatch['credits']> = {};
+    if (values.credits !== undefined) credits.remaining = wholeNumber(values.credits, '--credits', 0, 1e12);
+    if (values['add-credits'] !== undefined) {
+      const text = values['add-credits'];
+      if (!/^[+-]?\d{1,13}$/.test(text))
+        throw new UsageError('--add-credits: expected a whole number, e.g. 100 or -5');
+      credits.increment = Number(text);
+    }
+    if (values.refill !== undefined) {
+      if (values.refill === 'none') credits.refill = null;
+      else {
+        const r = rate(values.refill, '--refill');
+        credits.refill = { amount: r.limit, intervalMs: r.windowMs, lastRefillAt: now };
+      }
+    }
+    patch.credits = credits;
+    fields.push('credits');
+  }
+  return { patch, fields };
+}
+
+/** `<n>/<window>` (`100/1m`). */
+function rate(text: string, flag: string): { limit: number; windowMs: number } {
+  const [limit, window] = text.split('/');
+  if (limit === undefined || window === undefined || !isDuration(window)) {
+    throw new UsageError(`${flag}: expected <n>/<window>, e.g. 100/1m`);
+  }
+  return { limit: wholeNumber(limit, flag, 1, 1e9), windowMs: parseDuration(window) };
+}
+
 /** `--scopes a, b,c` as a list (none when the flag is absent). */
 function scopeList(text: string | undefined): string[] {
   return text === undefined
@@ -336,7 +470,7 @@ function scopeList(text: string | undefined): string[] {
 
 export const KEYS_COMMAND: Command = {
   name: 'keys',
-  summary: 'create, list, revoke, rotate and import API keys',
+  summary: 'create, list, update, revoke, rotate and import API keys; show their usage',
   usage: KEYS_USAGE,
   form: { subcommands: FORMS },
   run: keysCommand,

@@ -11,6 +11,7 @@ import type { Command, Io } from './command.ts';
 import { bashCompletion, zshCompletion } from './completion.ts';
 import { DOCTOR_COMMAND } from './doctor.ts';
 import { EXPORT_COMMAND } from './export.ts';
+import { IDENTITIES_COMMAND, PLANS_COMMAND } from './identities.ts';
 import { IMPORT_COMMAND } from './import.ts';
 import { KEYS_COMMAND } from './keys.ts';
 import { MIGRATE_COMMAND } from './migrate.ts';
@@ -18,6 +19,7 @@ import { UsageError } from './output.ts';
 import { SERVE_COMMAND } from './serve.ts';
 import { SIGNING_KEYS_COMMAND } from './signing-keys.ts';
 import { didYouMean } from './suggest.ts';
+import { USERS_COMMAND } from './users.ts';
 
 /** The package's version (src/cli and dist/cli both sit two folders below package.json). */
 export function version(): string {
@@ -79,6 +81,9 @@ const HELP_COMMAND: Command = {
 export const COMMANDS: readonly Command[] = [
   SERVE_COMMAND,
   KEYS_COMMAND,
+  USERS_COMMAND,
+  IDENTITIES_COMMAND,
+  PLANS_COMMAND,
   AUDIT_COMMAND,
   SIGNING_KEYS_COMMAND,
   MIGRATE_COMMAND,

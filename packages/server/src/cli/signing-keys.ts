@@ -1,3 +1,4 @@
+import { newId } from 'rampart/internal/lib/ids.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { openStorage } from '../server/server.ts';
 import { openKeyRing, rotateSigningKeyFile } from '../server/signing-keys.ts';
@@ -60,6 +61,23 @@ export async function signingKeysCommand(argv: string[], io: Io): Promise<void> 
     createdAt: new Date(key.createdAt).toISOString(),
     ...(activatesAt !== undefined ? { activatesAt: new Date(activatesAt).toISOString() } : {}),
   };
+  // The rotation is an event of the audit trail, like every other admin action.
+  const storage = await openStorage(config);
+  try {
+    await storage.audit.append([
+      {
+        id: newId('evt'),
+        type: 'signing_key_rotated',
+        at: io.now(),
+        actor: 'cli',
+        outcome: 'success',
+        detail: { kid: key.kid, alg: key.alg, scheduled: false, via: 'cli' },
+        count: 1,
+      },
+    ]);
+  } finally {
+    await storage.close();
+  }
   io.out(values.json ? `${JSON.stringify(summary)}\n` : `new signing key ${summary.kid} (${summary.alg})\n`);
 }
 

@@ -22,6 +22,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RampartError } from 'rampart/internal/errors.ts';
 import { z } from 'zod';
+import { routeDoc } from '../server/openapi.ts';
 import type { Services } from '../server/services.ts';
 import { type Asset, loadAssets } from './assets.ts';
 import { clearedCookie, sessionCookie, sessionIdOf } from './cookies.ts';
@@ -143,7 +144,21 @@ export function consoleRoutes(app: FastifyInstance, ctx: Services): void {
     if (gzip) reply.header('content-encoding', 'gzip');
     return reply.send(gzip ? asset.gzip : asset.body);
   };
-  const files = { config: { addressLimit: false } };
+  // The console's routes are the browser's, not a client's contract: described, kept out of
+  // /openapi.json. Pages, files and the relay skip the address limit (the relay's inner
+  // calls count instead).
+  const consoleRoute = (summary: string, addressLimit = false) => ({
+    config: {
+      ...(addressLimit ? {} : { addressLimit: false }),
+      ...routeDoc({
+        summary,
+        tags: ['console'],
+        responses: { 200: summary },
+        outsideContract: 'the console',
+      }),
+    },
+  });
+  const files = consoleRoute('A console page or file');
   app.get('/console', files, async (_request, reply) => reply.redirect('/console/', 302));
   app.get('/console/', files, async (request, reply) => page(reply, request, assets.get('index.html')!));
   app.get('/console/*', files, async (request, reply) => {
@@ -154,7 +169,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: Services): void {
   });
 
   // ----- the session -----
-  app.get('/console/session', async (request, reply) => {
+  app.get('/console/session', consoleRoute('The console session', true), async (request, reply) => {
     const id = sessionIdOf(request.headers.cookie, https);
     const session = id === undefined ? undefined : await sessions.open(id);
     // Not a 401: the page asks this on every load, signed in or not.
@@ -169,7 +184,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: Services): void {
   app.post(
     '/console/session',
     // Its inner calls (login, the admin probe) count against the address limit instead.
-    { ...files, preValidation: rampart.validate({ body: signInBody }) },
+    { ...consoleRoute('Sign in to the console'), preValidation: rampart.validate({ body: signInBody }) },
     async (request, reply) => {
       sameOrigin(request);
       const body = request.body as z.infer<typeof signInBody>;
@@ -242,7 +257,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: Services): void {
     },
   );
 
-  app.delete('/console/session', async (request, reply) => {
+  app.delete('/console/session', consoleRoute('Sign out of the console', true), async (request, reply) => {
     sameOrigin(request);
     reply.header('set-cookie', clearedCookie(https));
     const id = sessionIdOf(request.headers.cookie, https);
@@ -268,7 +283,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: Services): void {
   });
 
   // ----- the relay -----
-  app.all('/console/api/*', files, async (request, reply) => {
+  app.all('/console/api/*', consoleRoute('The relay to the admin API'), async (request, reply) => {
     sameOrigin(request);
     const session = await sessionOf(request, reply);
     if (!SAFE_METHODS.has(request.method)) needCsrf(request, session);

@@ -14,9 +14,16 @@ import { pino } from 'pino';
 import type { Rampart, RateLimitRule } from 'rampart';
 import { frameworkErrors, rampartPlugin } from 'rampart/fastify';
 import { newId } from 'rampart/internal/lib/ids.ts';
+import { z } from 'zod';
 import type { ServerConfig } from './config.ts';
 import type { Metrics } from './metrics.ts';
+import { collectRoutes, routeDoc } from './openapi.ts';
 import { redactUrl } from './request-log.ts';
+
+const readySchema = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  checks: z.record(z.string(), z.enum(['ok', 'down'])),
+});
 
 /** A readiness check; it rejects while its dependency is down. */
 export interface Readiness {
@@ -126,6 +133,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     jsonOnly: true,
   });
   app.decorateRequest('correlationId', undefined);
+  // Every route from here on is collected for the OpenAPI document (GET /openapi.json).
+  collectRoutes(app);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -173,23 +182,48 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const checks: Record<string, 'ok' | 'down'> = {};
-    await Promise.all(
-      options.readiness.map(async ({ name, check }) => {
-        try {
-          await withTimeout(check(), 1_000);
-          checks[name] = 'ok';
-        } catch {
-          checks[name] = 'down';
-        }
+  app.get(
+    '/healthz',
+    {
+      config: routeDoc({
+        summary: 'Liveness',
+        tags: ['operations'],
+        responses: {
+          200: { description: 'The process runs', schema: z.object({ status: z.literal('ok') }) },
+        },
       }),
-    );
-    const ready = Object.values(checks).every((s) => s === 'ok');
-    if (!ready) reply.code(503).header('retry-after', '5');
-    return { status: ready ? 'ready' : 'unavailable', checks };
-  });
+    },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/readyz',
+    {
+      config: routeDoc({
+        summary: 'Readiness',
+        tags: ['operations'],
+        responses: {
+          200: { description: 'Storage (and Redis) answer', schema: readySchema },
+          503: { description: 'A dependency is down', schema: readySchema },
+        },
+      }),
+    },
+    async (_request, reply) => {
+      const checks: Record<string, 'ok' | 'down'> = {};
+      await Promise.all(
+        options.readiness.map(async ({ name, check }) => {
+          try {
+            await withTimeout(check(), 1_000);
+            checks[name] = 'ok';
+          } catch {
+            checks[name] = 'down';
+          }
+        }),
+      );
+      const ready = Object.values(checks).every((s) => s === 'ok');
+      if (!ready) reply.code(503).header('retry-after', '5');
+      return { status: ready ? 'ready' : 'unavailable', checks };
+    },
+  );
 
   return app;
 }

@@ -20,7 +20,21 @@ const rateRule = z.strictObject({
   window: duration,
   algorithm: z.enum(['sliding-window', 'fixed-window', 'gcra']).optional(),
   onStoreError: z.enum(['local', 'closed', 'open']).optional(),
+  /** A ban after the rule trips, outlasting the window (the engine's `blockFor`). */
+  blockFor: duration.optional(),
 });
+
+const routePattern = z.string().regex(/^(?:(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|\*) )?\/\S*$/, {
+  message: 'expected "METHOD /path", "/path" or "/prefix/*", e.g. "POST /v1/auth/login"',
+});
+/** An address-list entry: an address or CIDR, optionally for some routes only. */
+const addressEntry = z.union([
+  z.string().min(1).max(64),
+  z.strictObject({
+    cidr: z.string().min(1).max(64),
+    routes: z.union([routePattern, z.array(routePattern).min(1)]).optional(),
+  }),
+]);
 
 const fileSchema = z.strictObject({
   trustProxy: z.array(z.string().min(1)).optional(),
@@ -58,8 +72,37 @@ const fileSchema = z.strictObject({
       authFailures: z.strictObject({ limit: positiveInt, window: duration }).optional(),
       /** Failed logins per account, and failed current-password checks per user. */
       accountFailures: z.strictObject({ limit: positiveInt, window: duration }).optional(),
+      /** Units a request to a route takes from every limit it counts against (`{ "POST /v1/keys": 5 }`). */
+      costs: z.record(routePattern, z.number().int().min(1).max(1_000_000)).optional(),
+      /** Addresses and networks never limited (static; admins add more at run time). */
+      allow: z.array(addressEntry).max(10_000).optional(),
+      /** Addresses and networks refused with 403 `ADDRESS_DENIED`. */
+      deny: z.array(addressEntry).max(10_000).optional(),
+      /** Routes only some networks may call (e.g. the admin plane from an internal range). */
+      restrict: z
+        .array(
+          z.strictObject({
+            routes: z.union([routePattern, z.array(routePattern).min(1)]),
+            from: z.array(z.string().min(1).max(64)).min(1),
+          }),
+        )
+        .max(1000)
+        .optional(),
     })
     .optional(),
+  /** Verification counts per key and identity (`GET /v1/keys/{id}/usage`). */
+  usage: z
+    .strictObject({
+      /** How often counts are written (batched, off the request path); default "1s". */
+      flushInterval: duration.optional(),
+      /** How long buckets of each size are kept; defaults 7d, 90d, 400d. */
+      retention: z
+        .strictObject({ minute: duration.optional(), hour: duration.optional(), day: duration.optional() })
+        .optional(),
+    })
+    .optional(),
+  /** The audit trail's retention: events older than this are pruned hourly; default kept forever. */
+  audit: z.strictObject({ retention: duration.optional() }).optional(),
   tokens: z
     .strictObject({
       algorithm: z.enum(['EdDSA', 'ES256', 'RS256', 'HS256']).optional(),
@@ -146,7 +189,12 @@ export interface RateRuleConfig {
   windowMs: number;
   algorithm: 'sliding-window' | 'fixed-window' | 'gcra';
   onStoreError: 'local' | 'closed' | 'open';
+  /** The ban after the rule trips, ms. */
+  blockForMs?: number;
 }
+
+/** An address-list entry as the file has it. */
+export type AddressEntryConfig = z.infer<typeof addressEntry>;
 
 export interface ServerConfig {
   port: number;
@@ -177,7 +225,16 @@ export interface ServerConfig {
     storeTimeoutMs: number;
     authFailures: { limit: number; windowMs: number };
     accountFailures: { limit: number; windowMs: number };
+    /** Units per request by route pattern, for every request-counting rule. */
+    costs: Record<string, number>;
+    allow: AddressEntryConfig[];
+    deny: AddressEntryConfig[];
+    restrict: Array<{ routes: string | string[]; from: string[] }>;
   };
+  /** Usage counting: batch interval and the retention of each bucket size, ms. */
+  usage: { flushIntervalMs: number; retentionMs: { minute: number; hour: number; day: number } };
+  /** The audit trail's retention, ms; null keeps every event. */
+  audit: { retentionMs: number | null };
   tokens: {
     algorithm: 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
     secret: string | undefined;
@@ -262,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     windowMs: parseDuration(rl.default?.window ?? RAMPART_DEFAULTS.apiLimiter.window),
     algorithm: rl.default?.algorithm ?? 'sliding-window',
     onStoreError: rl.default?.onStoreError ?? 'local',
+    ...(rl.default?.blockFor !== undefined ? { blockForMs: parseDuration(rl.default.blockFor) } : {}),
   };
   const rules: RateRuleConfig[] = (rl.rules ?? []).map((r, i) => ({
     name: r.name ?? `rule-${i + 1}`,
@@ -271,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     windowMs: parseDuration(r.window),
     algorithm: r.algorithm ?? 'sliding-window',
     onStoreError: r.onStoreError ?? 'local',
+    ...(r.blockFor !== undefined ? { blockForMs: parseDuration(r.blockFor) } : {}),
   }));
   // A configured rule for a route replaces the built-in ones for that route.
   const configuredRoutes = new Set(rules.map((r) => r.route));
@@ -316,7 +375,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         limit: rl.accountFailures?.limit ?? RAMPART_DEFAULTS.accountFailures.limit,
         windowMs: parseDuration(rl.accountFailures?.window ?? RAMPART_DEFAULTS.accountFailures.window),
       },
+      costs: { ...(rl.costs ?? {}) },
+      allow: rl.allow ?? [],
+      deny: rl.deny ?? [],
+      restrict: (rl.restrict ?? []).map((r) => ({ routes: r.routes, from: r.from })),
     },
+    usage: {
+      flushIntervalMs: parseDuration(file.usage?.flushInterval ?? '1s'),
+      retentionMs: {
+        minute: parseDuration(file.usage?.retention?.minute ?? '7d'),
+        hour: parseDuration(file.usage?.retention?.hour ?? '90d'),
+        day: parseDuration(file.usage?.retention?.day ?? '400d'),
+      },
+    },
+    audit: { retentionMs: file.audit?.retention === undefined ? null : parseDuration(file.audit.retention) },
     tokens: {
       algorithm,
       secret: algorithm === 'HS256' ? secret : undefined,

@@ -8,7 +8,7 @@ import type { JwtOptions, RampartOptions, RateLimitRule, SecurityEvent } from 'r
 import { RAMPART_DEFAULTS } from 'rampart';
 import type { KeyDecision } from 'rampart/internal/api-keys/verify.ts';
 import type { Clock } from 'rampart/internal/lib/types.ts';
-import { bodyEmailKey, type RateLimitRuleOptions } from 'rampart/internal/rate-limit/rules.ts';
+import { bodyEmailKey, type RateLimitRuleOptions, routeCosts } from 'rampart/internal/rate-limit/rules.ts';
 import type { RateLimitStore } from 'rampart/internal/rate-limit/store.ts';
 import type { AccessTokenResult } from 'rampart/internal/tokens/access-token.ts';
 import type { RateRuleConfig, ServerConfig } from './config.ts';
@@ -27,7 +27,7 @@ export interface ServerLimitRules {
   passwordUser: RateLimitRule;
 }
 
-function rule(r: RateRuleConfig): RateLimitRuleOptions {
+function ruleOf(r: RateRuleConfig, cost: RateLimitRuleOptions['cost']): RateLimitRuleOptions {
   return {
     name: r.name,
     limit: r.limit,
@@ -36,11 +36,18 @@ function rule(r: RateRuleConfig): RateLimitRuleOptions {
     onStoreError: r.onStoreError,
     ...(r.route ? { routes: r.route } : {}),
     key: r.key === 'email' ? bodyEmailKey : r.key,
+    ...(r.blockForMs !== undefined ? { blockFor: r.blockForMs } : {}),
+    ...(cost !== undefined ? { cost } : {}),
   };
 }
 
 /** The configured rules in the limiter's terms, sorted by when each can run. */
 export function serverLimitRules(config: ServerConfig): ServerLimitRules {
+  const costs =
+    Object.keys(config.rateLimit.costs).length > 0
+      ? routeCosts(config.rateLimit.costs, 1, 'rateLimit.costs')
+      : undefined;
+  const rule = (r: RateRuleConfig) => ruleOf(r, costs);
   const all = [config.rateLimit.default, ...config.rateLimit.rules];
   const { accountFailures } = config.rateLimit;
   return {
@@ -104,6 +111,10 @@ export function engineOptions(config: ServerConfig, deps: PolicyDeps): RampartOp
       store: deps.store,
       storeTimeoutMs: config.rateLimit.storeTimeoutMs,
       ipv6Prefix: config.rateLimit.ipv6Prefix,
+      // Checked in full by the engine, the field named (`rateLimit.deny[2].cidr`).
+      allow: config.rateLimit.allow,
+      deny: config.rateLimit.deny,
+      restrict: config.rateLimit.restrict,
     },
     // One budget across instances: the shared store counts failures too.
     authFailures: {

@@ -14,6 +14,7 @@ import { createHashQueue } from '../accounts/hash-queue.ts';
 import { type PostgresStorage, postgresStorage } from '../storage/postgres.ts';
 import { sqliteStorage } from '../storage/sqlite.ts';
 import type { Storage } from '../storage/types.ts';
+import { createAddressListService } from './address-lists.ts';
 import { type ApiKeyService, createApiKeyService } from './api-keys/service.ts';
 import { createApp, flushLog, type Readiness } from './app.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
@@ -21,10 +22,12 @@ import { outboxMailer, smtpMailer } from './mailer.ts';
 import { createMetrics } from './metrics.ts';
 import { engineOptions, serverLimitRules } from './policy.ts';
 import { connectRedis, type RedisConnections } from './redis.ts';
+import { startRetention } from './retention.ts';
 import { registerRoutes } from './routes.ts';
 import type { Services } from './services.ts';
 import { createSessionService } from './sessions.ts';
 import { openKeyRing } from './signing-keys.ts';
+import { createUsageRecorder } from './usage.ts';
 
 export interface RampartServer {
   app: FastifyInstance;
@@ -179,6 +182,13 @@ export async function createRampartServer(
     config,
     now,
     storage.signingKeys ? { store: storage.signingKeys } : undefined,
+    ({ kid, alg, scheduled }) =>
+      audit.record({
+        type: 'signing_key_rotated',
+        outcome: 'success',
+        actor: 'system',
+        detail: { kid, alg, scheduled },
+      }),
   ).catch((error: unknown) => undo.fail(error));
   undo.add(() => keyRing.close());
   const sessions = await createSessionService({
@@ -190,6 +200,14 @@ export async function createRampartServer(
   }).catch((error: unknown) => undo.fail(error));
   undo.add(() => sessions.close());
 
+  const usage = createUsageRecorder({
+    store: storage.usage,
+    intervalMs: config.usage.flushIntervalMs,
+    now,
+    onError: (error) =>
+      warn(`could not write usage counts (kept for the next try): ${(error as Error).message}`),
+  });
+  undo.add(() => usage.close());
   // The engine comes first: the key service counts per-key limits on the engine's store.
   let apiKeys: ApiKeyService | undefined;
   const rampart = policyOrConfigError(
@@ -252,11 +270,19 @@ export async function createRampartServer(
       ...(redis ? { bus: redis.bus } : {}),
       ...(options.env ? { env: options.env } : {}),
       onVerification: (code) => metrics.keyVerifications.inc({ code }),
+      usage,
       warn,
     }),
   ).catch((error: unknown) => undo.fail(error));
   const keys = apiKeys;
   undo.add(() => keys.close());
+  const addressLists = await createAddressListService({
+    storage,
+    lists: rampart.limits.addresses,
+    now,
+    ...(redis ? { bus: redis.bus } : {}),
+  }).catch((error: unknown) => undo.fail(error));
+  undo.add(() => addressLists.close());
 
   const limits = serverLimitRules(config);
   const later = backgroundTasks();
@@ -309,6 +335,20 @@ export async function createRampartServer(
     );
   }
   const byIdentity = limits.byIdentity.length > 0 ? shell.rampart.rateLimit(limits.byIdentity) : undefined;
+  const retention = startRetention({
+    config,
+    storage,
+    now,
+    onError: (error) => shell.log.warn({ err: { message: (error as Error).message } }, 'retention failed'),
+    onAuditPruned: (count, before) =>
+      audit.record({
+        type: 'audit_pruned',
+        outcome: 'success',
+        actor: 'system',
+        detail: { count, before: new Date(before).toISOString() },
+      }),
+  });
+  undo.add(() => retention.close());
   const context: Services = {
     config,
     storage,
@@ -321,6 +361,15 @@ export async function createRampartServer(
     metrics,
     limits,
     readiness,
+    usage,
+    retention,
+    addressLists,
+    userAdmin: {
+      storage,
+      now,
+      endAllSessions: (userId) => sessions.endAllSessions(userId),
+      endKeys: (userId, how) => keys.endOwnedBy(userId, how),
+    },
     protect: (authOptions) => [shell.rampart.authenticate(authOptions), ...(byIdentity ? [byIdentity] : [])],
   };
   await registerRoutes(shell, context);
@@ -336,7 +385,10 @@ export async function createRampartServer(
       closing ??= (async () => {
         await shell.close();
         await later.drain();
+        retention.close();
+        addressLists.close();
         await keys.close();
+        await usage.close();
         await rampart.close();
         await sessions.close();
         keyRing.close();

@@ -9,7 +9,7 @@ import {
 } from 'rampart/internal/tokens/access-token.ts';
 import type { Storage } from '../storage/types.ts';
 import type { ServerConfig } from './config.ts';
-import type { Bus } from './redis.ts';
+import { type Bus, publishOnce } from './redis.ts';
 import type { KeyRingHolder } from './signing-keys.ts';
 
 /**
@@ -129,4 +129,35 @@ export async function createSessionService(options: {
       clearInterval(timer);
     },
   };
+}
+
+/**
+ * Ends every session of a user from outside a running server (the CLI): the refresh families
+ * are revoked and their `sid` entries written to the deny-list in storage, then announced on
+ * Redis (`REDIS_URL`) so running servers deny the tokens at once; without Redis they pick the
+ * entries up on their next reload (`reloadEveryMs`, 15 s). Answers how many sessions ended and
+ * whether the announcement reached Redis.
+ */
+export async function endSessionsOffline(
+  config: Pick<ServerConfig, 'tokens' | 'redisUrl'>,
+  storage: Storage,
+  userId: string,
+  now: number,
+): Promise<{ sessions: number; announced: boolean }> {
+  await storage.users.update(userId, { notBefore: now }, now);
+  const families = await storage.refreshTokens.revokeUser(userId, now);
+  const until = now + config.tokens.accessTtlMs + 60_000;
+  for (const sid of families) await storage.ttl.put(SID + sid, '1', until);
+  let announced = false;
+  if (config.redisUrl !== undefined && families.length > 0) {
+    try {
+      await publishOnce(
+        config.redisUrl,
+        REVOCATION_CHANNEL,
+        families.map((sid) => `${until} ${SID}${sid}`),
+      );
+      announced = true;
+    } catch {}
+  }
+  return { sessions: families.length, announced };
 }

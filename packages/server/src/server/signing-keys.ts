@@ -47,17 +47,21 @@ export interface SharedKeyOptions {
  * file, fsync, rename), or with `shared` in the database every instance uses. The first start
  * generates one. HS256 keys come from the configured secret and are never written anywhere.
  */
+/** Told of a rotation this process made (the audit trail's `signing_key_rotated`). */
+export type OnKeyRotated = (info: { kid: string; alg: string; scheduled: boolean }) => void;
+
 export async function openKeyRing(
   config: ServerConfig,
   now: Clock = Date.now,
   shared?: SharedKeyOptions,
+  onRotated?: OnKeyRotated,
 ): Promise<KeyRingHolder> {
   const { algorithm, accessTtlMs, rotateEveryMs, secret } = config.tokens;
   if (algorithm === 'HS256') {
     const ring = createKeyRing({ keys: [hs256SigningKey({ secret: secret!, now })], accessTtlMs, now });
     return { current: () => ring, rotate: async () => {}, refresh: async () => {}, close() {} };
   }
-  if (shared) return openSharedKeyRing(config, now, shared);
+  if (shared) return openSharedKeyRing(config, now, shared, onRotated);
   const path = join(config.dataDir, FILE);
   let records = readRecords(path);
   if (records.length === 0 || !records.some((r) => r.retiredAt === undefined && r.alg === algorithm)) {
@@ -68,7 +72,7 @@ export async function openKeyRing(
   let ring = createKeyRing({ keys: records, accessTtlMs, now });
   let mtime = mtimeOf(path);
 
-  const rotate = async () => {
+  const rotate = async (scheduled = false) => {
     const next = await generateSigningKey({ alg: algorithm, now });
     // Re-read first: a sibling process may have rotated since we loaded.
     const latest = readRecords(path);
@@ -77,6 +81,7 @@ export async function openKeyRing(
     records = rotated;
     ring = createKeyRing({ keys: records, accessTtlMs, now });
     mtime = mtimeOf(path);
+    onRotated?.({ kid: next.kid, alg: next.alg, scheduled });
   };
 
   const refresh = async () => {
@@ -90,13 +95,13 @@ export async function openKeyRing(
       mtime = m;
     }
     const current = records.find((r) => r.retiredAt === undefined);
-    if (current && now() - current.createdAt >= rotateEveryMs) await rotate();
+    if (current && now() - current.createdAt >= rotateEveryMs) await rotate(true);
   };
 
   const timer = setInterval(() => void refresh().catch(() => {}), 5_000);
   timer.unref();
   await refresh();
-  return { current: () => ring, rotate, refresh, close: () => clearInterval(timer) };
+  return { current: () => ring, rotate: () => rotate(false), refresh, close: () => clearInterval(timer) };
 }
 
 /** Tolerance for clock skew between instances, as the key ring uses it. */
@@ -136,6 +141,7 @@ async function openSharedKeyRing(
   config: ServerConfig,
   now: Clock,
   shared: SharedKeyOptions,
+  onRotated?: OnKeyRotated,
 ): Promise<KeyRingHolder> {
   const { algorithm, accessTtlMs, rotateEveryMs } = config.tokens;
   if (algorithm === 'HS256')
@@ -158,17 +164,19 @@ async function openSharedKeyRing(
     const t = now();
     return rows.filter((r) => r.activatesAt <= t).at(-1) ?? rows[0];
   };
-  const add = async (immediate: boolean) => {
+  const add = async (immediate: boolean, scheduled = false) => {
     const last = rows.at(-1);
     const record = await generateSigningKey({ alg: algorithm, now });
     const activatesAt = immediate ? now() : Math.max(now() + activationDelayMs, (last?.activatesAt ?? 0) + 1);
     // False when another instance added first: then its key is the one everybody reads.
-    await store.add(
+    const added = await store.add(
       { record, activatesAt },
       last?.record.kid ?? null,
       now() - accessTtlMs - CLOCK_TOLERANCE_MS,
     );
     rows = await store.list();
+    // Only the instance whose key got in records the rotation (a first key is no rotation).
+    if (added && !immediate) onRotated?.({ kid: record.kid, alg: record.alg, scheduled });
   };
 
   // First start, or the configured algorithm changed: a key that signs at once (no token
@@ -182,7 +190,7 @@ async function openSharedKeyRing(
     const current = signing();
     const pending = rows.some((r) => r.activatesAt > now());
     if (current && !pending && now() - current.activatesAt >= rotateEveryMs) {
-      await add(false);
+      await add(false, true);
       build();
     }
   };

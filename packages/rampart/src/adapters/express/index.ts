@@ -158,6 +158,7 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
       if (!decision.ok) return stop(res, decision.answer);
       view.principal = decision.principal;
       req.principal = decision.principal;
+      setHeaders(res, decision.headers);
       return true;
     });
   const limit = (step: Step<Decision>) =>

@@ -173,6 +173,8 @@ function pieces(
       if (!decision.ok) return send(reply, decision.answer);
       view.principal = decision.principal;
       request.principal = decision.principal;
+      // A key's own and its identity's limits (RateLimit-Policy of the key in use).
+      reply.headers(decision.headers);
     };
   const limit =
     (step: Step<Decision>): RampartHook =>

@@ -160,6 +160,7 @@ export function createHonoRampart(
       if (!decision.ok) return send(c, decision.answer);
       view.principal = decision.principal;
       c.set('principal', decision.principal);
+      setHeaders(c, decision.headers);
       await next();
     };
   const limit =

@@ -58,6 +58,36 @@ export function limitRefusal(
   return ctx.refuse(new RampartError(code, { headers, ...detail }), view);
 }
 
+/**
+ * What the address lists say of a request: `'allow'` (skip the limits), a 403 refusal
+ * (`ADDRESS_DENIED`, with an `authz_fail` event naming the list), or undefined (count it as
+ * usual).
+ */
+export function addressVerdict(
+  ctx: PolicyContext,
+  view: RequestView,
+  ip: string,
+): 'allow' | Refusal | undefined {
+  if (ctx.addresses.empty) return undefined;
+  const route = view.route ?? view.path;
+  const verdict = ctx.addresses.decide(ip, String(view.method).toUpperCase(), route, ctx.now());
+  if (verdict.action === 'none') return undefined;
+  if (verdict.action === 'allow') return 'allow';
+  ctx.emit(
+    {
+      type: 'authz_fail',
+      outcome: 'blocked',
+      ip,
+      detail: {
+        reason: verdict.reason === 'denied' ? 'address_denied' : 'address_restricted',
+        route: `${view.method} ${route}`,
+      },
+    },
+    view,
+  );
+  return ctx.refuse(new RampartError('ADDRESS_DENIED'), view);
+}
+
 /** `rateLimit(rules)`: a step that counts the request against `rules`. */
 export function rateLimitStep(
   ctx: PolicyContext,
@@ -70,7 +100,11 @@ export function rateLimitStep(
   if (list.length === 0) throw new TypeError(`${field}: expected a rule or a non-empty array of rules`);
   const limiter = ctx.limiter(list, field);
   return async (view) => {
-    const result = await limiter.check(limitRequest(view, ctx.clientIp(view)));
+    const ip = ctx.clientIp(view);
+    const listed = addressVerdict(ctx, view, ip);
+    if (listed === 'allow') return { ok: true, headers: NO_HEADERS };
+    if (listed !== undefined) return listed;
+    const result = await limiter.check(limitRequest(view, ip));
     const headers = withEarlierLimits(ctx, view, result.headers);
     if (result.allowed) return { ok: true, headers };
     return limitRefusal(ctx, view, result, headers);
@@ -118,8 +152,12 @@ export function attemptsStep(ctx: PolicyContext, options: AttemptsOptions = {}):
     throw new TypeError('attempts.rules: failure budgets need authFailures (its store counts them)');
   }
   const own = rules.length > 0 ? failures!.limiter(rules, 'attempts.rules') : undefined;
+  const unsettled = { settle() {} };
   return async (view) => {
     const ip = ctx.clientIp(view);
+    const listed = addressVerdict(ctx, view, ip);
+    if (listed === 'allow') return { ok: true, headers: NO_HEADERS, attempt: unsettled };
+    if (listed !== undefined) return listed;
     const request = limitRequest(view, ip);
     const [mine, address] = await Promise.all([
       own?.reserve(request),

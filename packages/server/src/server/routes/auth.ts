@@ -18,6 +18,7 @@ import {
   verifyEmail,
 } from '../../accounts/accounts.ts';
 import type { UserRecord } from '../../storage/types.ts';
+import { routeDoc } from '../openapi.ts';
 import type { Services } from '../services.ts';
 
 /**
@@ -58,7 +59,27 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.post(
     '/v1/auth/register',
-    { preValidation: rampart.validate({ body: registerBody }) },
+    {
+      config: routeDoc({
+        summary: 'Register an account',
+        tags: ['accounts'],
+        body: registerBody,
+        responses: {
+          201: {
+            description: 'The account',
+            schema: z.object({
+              id: z.string(),
+              email: z.string(),
+              name: z.string(),
+              role: z.string(),
+              createdAt: z.string(),
+            }),
+          },
+        },
+        errors: ['EMAIL_TAKEN'],
+      }),
+      preValidation: rampart.validate({ body: registerBody }),
+    },
     async (request, reply) => {
       const outcome = await register(accounts, request.body as z.infer<typeof registerBody>, source(request));
       if (!outcome.ok) throw new RampartError('EMAIL_TAKEN');
@@ -71,6 +92,26 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   app.post(
     '/v1/auth/login',
     {
+      config: routeDoc({
+        summary: 'Log in',
+        description:
+          'The same 401 for an unknown e-mail and a wrong password. A disabled account answers 403 ACCOUNT_DISABLED, after the right password only.',
+        tags: ['accounts'],
+        body: loginBody,
+        responses: {
+          200: {
+            description: 'An access and a refresh token',
+            schema: z.object({
+              access_token: z.string(),
+              token_type: z.literal('Bearer'),
+              expires_in: z.number().int(),
+              refresh_token: z.string(),
+            }),
+          },
+        },
+        errors: ['INVALID_CREDENTIALS', 'ACCOUNT_DISABLED'],
+      }),
+
       preValidation: rampart.validate({ body: loginBody }),
       // Reserved before the (costly) hash, per account and per address: a burst of guesses
       // gets no more than the budget through, the right password among them or not.
@@ -78,6 +119,19 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
     },
     async (request) => {
       const outcome = await login(accounts, request.body as z.infer<typeof loginBody>, source(request));
+      if (!outcome.ok && outcome.code === 'ACCOUNT_DISABLED') {
+        // The password was right: not a guess, so the failure budget is not charged.
+        request.attempt!.settle(true);
+        rampart.event(request, {
+          type: 'authn_login_fail',
+          outcome: 'failure',
+          actor: outcome.userId,
+          detail: { reason: 'disabled' },
+        });
+        throw new RampartError('ACCOUNT_DISABLED', {
+          detail: 'This account is disabled; ask an administrator.',
+        });
+      }
       if (!outcome.ok) {
         request.attempt!.settle(false);
         rampart.event(request, {
@@ -97,7 +151,28 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   const refreshBody = z.strictObject({ refresh_token: z.string().max(200) });
   app.post(
     '/v1/auth/refresh',
-    { preValidation: rampart.validate({ body: refreshBody }) },
+    {
+      config: routeDoc({
+        summary: 'Exchange a refresh token for a new pair',
+        description:
+          'The old refresh token stops working; presenting a used one revokes its whole family. Refused for a disabled account.',
+        tags: ['accounts'],
+        body: refreshBody,
+        responses: {
+          200: {
+            description: 'A new pair',
+            schema: z.object({
+              access_token: z.string(),
+              token_type: z.literal('Bearer'),
+              expires_in: z.number().int(),
+              refresh_token: z.string(),
+            }),
+          },
+        },
+        errors: ['INVALID_REFRESH_TOKEN'],
+      }),
+      preValidation: rampart.validate({ body: refreshBody }),
+    },
     async (request) => {
       const outcome = await refresh(accounts, (request.body as z.infer<typeof refreshBody>).refresh_token);
       if (outcome.ok) return outcome.tokens;
@@ -122,7 +197,18 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   const logoutBody = z.strictObject({ refresh_token: z.string().max(200).optional() });
   app.post(
     '/v1/auth/logout',
-    { preHandler: ctx.protect({ accept: 'bearer' }), preValidation: rampart.validate({ body: logoutBody }) },
+    {
+      config: routeDoc({
+        summary: 'Log out',
+        description: 'The access token and its session (and the refresh family given) stop working at once.',
+        tags: ['accounts'],
+        auth: 'bearer',
+        body: logoutBody,
+        responses: { 204: 'Logged out' },
+      }),
+      preHandler: ctx.protect({ accept: 'bearer' }),
+      preValidation: rampart.validate({ body: logoutBody }),
+    },
     async (request, reply) => {
       const principal = principalOf(request);
       const body = (request.body ?? {}) as z.infer<typeof logoutBody>;
@@ -143,7 +229,16 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   const resetBody = z.strictObject({ email: z.string().min(1).max(320) });
   app.post(
     '/v1/auth/password-reset',
-    { preValidation: rampart.validate({ body: resetBody }) },
+    {
+      config: routeDoc({
+        summary: 'Ask for a password-reset mail',
+        description: 'Always 202, whether the account exists or not.',
+        tags: ['accounts'],
+        body: resetBody,
+        responses: { 202: { description: 'Accepted', schema: z.object({ status: z.literal('accepted') }) } },
+      }),
+      preValidation: rampart.validate({ body: resetBody }),
+    },
     async (request, reply) => {
       requestReset(accounts, (request.body as z.infer<typeof resetBody>).email);
       return reply.code(202).send({ status: 'accepted' });
@@ -153,7 +248,18 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   const confirmBody = z.strictObject({ token: z.string().max(200), password });
   app.post(
     '/v1/auth/password-reset/confirm',
-    { preValidation: rampart.validate({ body: confirmBody }), preHandler: rampart.attempts() },
+    {
+      config: routeDoc({
+        summary: 'Set a new password with a reset token',
+        description: 'The token works once; every session of the account ends.',
+        tags: ['accounts'],
+        body: confirmBody,
+        responses: { 204: 'Password changed' },
+        errors: ['INVALID_RESET_TOKEN'],
+      }),
+      preValidation: rampart.validate({ body: confirmBody }),
+      preHandler: rampart.attempts(),
+    },
     async (request, reply) => {
       const outcome = await confirmReset(
         accounts,
@@ -178,7 +284,17 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   const verifyBody = z.strictObject({ token: z.string().max(200) });
   app.post(
     '/v1/auth/verify-email',
-    { preValidation: rampart.validate({ body: verifyBody }) },
+    {
+      config: routeDoc({
+        summary: 'Confirm an e-mail address with a verification token',
+        description: 'The token (`ver_…`, mailed at registration) works once.',
+        tags: ['accounts'],
+        body: verifyBody,
+        responses: { 204: 'Address verified' },
+        errors: ['INVALID_VERIFICATION_TOKEN'],
+      }),
+      preValidation: rampart.validate({ body: verifyBody }),
+    },
     async (request, reply) => {
       const outcome = await verifyEmail(accounts, (request.body as z.infer<typeof verifyBody>).token);
       if (!outcome.ok) throw new RampartError('INVALID_VERIFICATION_TOKEN');
@@ -190,7 +306,17 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   app.post(
     '/v1/auth/verify-email/resend',
     // Limited like a reset (5 an hour per client): each one sends a mail.
-    { preHandler: [...ctx.protect({ accept: 'bearer' }), rampart.sensitiveLimiter] },
+    {
+      config: routeDoc({
+        summary: 'Send the verification mail again',
+        description:
+          'Answers 202 whether or not a mail goes out (none when the address is already verified); limited to 5 an hour per client.',
+        tags: ['accounts'],
+        auth: 'bearer',
+        responses: { 202: 'Accepted' },
+      }),
+      preHandler: [...ctx.protect({ accept: 'bearer' }), rampart.sensitiveLimiter],
+    },
     async (request, reply) => {
       const user = await ctx.storage.users.getById(principalOf(request).userId!);
       if (user && user.emailVerifiedAt === undefined) {
@@ -204,6 +330,16 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
   app.post(
     '/v1/auth/password',
     {
+      config: routeDoc({
+        summary: 'Change the password',
+        description: 'Proves the current password; every session of the account ends.',
+        tags: ['accounts'],
+        auth: 'bearer',
+        body: changeBody,
+        responses: { 204: 'Password changed' },
+        errors: ['INVALID_CREDENTIALS'],
+      }),
+
       preValidation: rampart.validate({ body: changeBody }),
       preHandler: [...ctx.protect({ accept: 'bearer' }), rampart.attempts({ rules: [limits.passwordUser] })],
     },
@@ -240,23 +376,76 @@ export function authRoutes(app: FastifyInstance, ctx: Services): void {
     },
   );
 
-  app.get('/v1/me', { preHandler: ctx.protect() }, async (request) => {
-    const principal = principalOf(request);
-    const user = principal.userId ? await ctx.storage.users.getById(principal.userId) : undefined;
-    if (!user) throw new RampartError('NOT_FOUND', { detail: 'No user stands behind this credential.' });
-    return publicUser(user, false);
-  });
+  app.get(
+    '/v1/me',
+    {
+      config: routeDoc({
+        summary: 'The caller',
+        tags: ['accounts'],
+        auth: 'any',
+        responses: {
+          200: {
+            description: 'The account behind the credential',
+            schema: z.object({ id: z.string(), email: z.string(), name: z.string(), role: z.string() }),
+          },
+        },
+        errors: ['NOT_FOUND'],
+      }),
+      preHandler: ctx.protect(),
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const user = principal.userId ? await ctx.storage.users.getById(principal.userId) : undefined;
+      if (!user) throw new RampartError('NOT_FOUND', { detail: 'No user stands behind this credential.' });
+      return publicUser(user, false);
+    },
+  );
 
-  app.get('/api/protected', { preHandler: ctx.protect({ accept: 'bearer' }) }, async (request) => {
-    const principal = principalOf(request);
-    return { message: 'Access granted', user: { userId: principal.userId, role: principal.role } };
-  });
+  app.get(
+    '/api/protected',
+    {
+      config: routeDoc({
+        summary: "The tutorial's demo route",
+        tags: ['accounts'],
+        auth: 'bearer',
+        responses: {
+          200: {
+            description: 'Access granted',
+            schema: z.object({
+              message: z.string(),
+              user: z.object({ userId: z.string().nullable(), role: z.string().nullable() }),
+            }),
+          },
+        },
+      }),
+      preHandler: ctx.protect({ accept: 'bearer' }),
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      return { message: 'Access granted', user: { userId: principal.userId, role: principal.role } };
+    },
+  );
 
-  app.get('/.well-known/jwks.json', async (_request, reply) => {
-    // Public keys may be cached briefly; rotation publishes the next key before it signs.
-    reply.header('cache-control', 'public, max-age=300');
-    return ctx.keyRing.current().jwks();
-  });
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      config: routeDoc({
+        summary: 'The public signing keys (RFC 7517)',
+        tags: ['tokens'],
+        responses: {
+          200: {
+            description: 'The JWK set: current and still-valid previous keys',
+            schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
+          },
+        },
+      }),
+    },
+    async (_request, reply) => {
+      // Public keys may be cached briefly; rotation publishes the next key before it signs.
+      reply.header('cache-control', 'public, max-age=300');
+      return ctx.keyRing.current().jwks();
+    },
+  );
 }
 
 /** The principal of a route the engine authenticated. */

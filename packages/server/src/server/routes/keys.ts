@@ -10,8 +10,11 @@ import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { isId } from 'rampart/internal/lib/ids.ts';
 import { ADMIN_SCOPE, type Principal } from 'rampart/internal/policy/principal.ts';
 import { z } from 'zod';
+import type { ApiKeyPatch } from '../../storage/types.ts';
+import { routeDoc } from '../openapi.ts';
 import type { Services } from '../services.ts';
 import { principalOf } from './auth.ts';
+import { readUsage, USAGE_RANGE_DOC, usageQuery, usageSchema } from './usage.ts';
 
 /**
  * Scopes only an admin may put on a key: `admin` itself, and the rights to verify any key
@@ -31,7 +34,7 @@ export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 export const inRange = (ms: number) => Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_INSTANT_MS;
 const RANGE = { message: 'expected an instant from 1970 to 9999' };
 /** An instant in a body: epoch milliseconds or an ISO 8601 date-time with its offset, 1970–9999. */
-const instant = z.union([
+export const instant = z.union([
   z.number().int().refine(inRange, RANGE),
   z
     .string()
@@ -43,7 +46,7 @@ const instant = z.union([
 ]);
 /** A duration: `"30s"`, `"15m"`, `"1h"`, `"7d"`, or milliseconds. */
 const MAX_DURATION_MS = 10 * 366 * 86_400_000;
-const duration = z.union([
+export const duration = z.union([
   z.number().int().nonnegative().max(MAX_DURATION_MS),
   z
     .string()
@@ -51,9 +54,16 @@ const duration = z.union([
     .transform((t) => parseDuration(t))
     .refine((ms) => ms <= MAX_DURATION_MS, { message: 'expected at most ten years' }),
 ]);
-const scope = z
+export const scope = z
   .string()
   .regex(SCOPE_NAME, { message: 'a scope is 1-64 letters, digits or _ . : - (no wildcards)' });
+
+const refillBody = z.strictObject({
+  amount: z.number().int().positive().max(1e12),
+  interval: duration,
+  max: z.number().int().positive().max(1e12).optional(),
+});
+const rateLimitBody = z.strictObject({ limit: z.number().int().positive().max(1e9), window: duration });
 
 const createBody = z.strictObject({
   name: z.string().min(1).max(200),
@@ -76,7 +86,34 @@ const createBody = z.strictObject({
   rateLimit: z.strictObject({ limit: z.number().int().positive(), window: duration }).nullable().optional(),
   /** Admins only: the owner of the new key (`null` for an ownerless key). */
   ownerId: z.string().min(1).max(128).nullable().optional(),
+  /** Admins only: the identity whose shared credits and limits the key draws from. */
+  identityId: z.string().max(64).nullable().optional(),
 });
+
+/**
+ * A change to a key; absent fields stay. `credits`: `null` removes them (unlimited); else
+ * `remaining` sets, `increment` adds (negative takes away), `refill` sets or (`null`) removes
+ * the refill rule. `enabled: false` disables the key (it verifies as `DISABLED`), `true`
+ * enables it again with the same secret.
+ */
+export const patchBody = z
+  .strictObject({
+    name: z.string().min(1).max(200).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    scopes: z.array(scope).max(64).optional(),
+    expiresAt: instant.nullable().optional(),
+    enabled: z.boolean().optional(),
+    rateLimit: rateLimitBody.nullable().optional(),
+    credits: z
+      .strictObject({
+        remaining: z.number().int().nonnegative().max(1e12).optional(),
+        increment: z.number().int().min(-1e12).max(1e12).optional(),
+        refill: refillBody.nullable().optional(),
+      })
+      .nullable()
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'expected at least one field to change' });
 
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -90,12 +127,16 @@ const rotateBody = z.strictObject({ gracePeriod: duration.optional() });
 const verifyBody = z.strictObject({ key: z.string().max(1024), scope: scope.optional() });
 
 /** An instant for display; a stored value out of the date range (written by an older version) shows as null, never a 500. */
-const iso = (ms: number | null) => (ms === null || !inRange(ms) ? null : new Date(ms).toISOString());
+export const iso = (ms: number | null) => (ms === null || !inRange(ms) ? null : new Date(ms).toISOString());
 
 /** Where a key stands at `now`, for display. */
-function statusOf(record: ApiKeyRecord, now: number): 'active' | 'expired' | 'revoked' | 'ending' {
+function statusOf(
+  record: ApiKeyRecord,
+  now: number,
+): 'active' | 'expired' | 'revoked' | 'ending' | 'disabled' {
   if (record.revokedAt !== null && now >= record.revokedAt) return 'revoked';
   if (record.expiresAt !== null && now >= record.expiresAt) return 'expired';
+  if (record.disabledAt != null) return 'disabled';
   return record.revokedAt !== null ? 'ending' : 'active';
 }
 
@@ -115,6 +156,8 @@ export function keyView(record: ApiKeyRecord, now: number) {
     expiresAt: iso(key.expiresAt),
     lastUsedAt: iso(key.lastUsedAt),
     revokedAt: iso(key.revokedAt),
+    disabledAt: iso(key.disabledAt ?? null),
+    identityId: key.identityId ?? null,
     metadata: key.metadata,
     credits:
       key.credits === null
@@ -136,6 +179,40 @@ export function keyView(record: ApiKeyRecord, now: number) {
     rotatedFrom: key.rotatedFrom ?? null,
   };
 }
+
+const nullableIso = z.string().nullable();
+/** The shape of `keyView` (for the OpenAPI document). */
+export const keyViewSchema = z.object({
+  id: z.string(),
+  prefix: z.string(),
+  hint: z.string(),
+  name: z.string(),
+  ownerId: z.string().nullable(),
+  scopes: z.array(z.string()),
+  status: z.enum(['active', 'expired', 'revoked', 'ending', 'disabled']),
+  createdAt: nullableIso,
+  expiresAt: nullableIso,
+  lastUsedAt: nullableIso,
+  revokedAt: nullableIso,
+  disabledAt: nullableIso,
+  identityId: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  credits: z
+    .object({
+      remaining: z.number().int(),
+      refill: z
+        .object({
+          amount: z.number().int(),
+          intervalMs: z.number().int(),
+          lastRefillAt: nullableIso,
+          max: z.number().int().optional(),
+        })
+        .optional(),
+    })
+    .nullable(),
+  rateLimit: z.object({ limit: z.number().int(), windowMs: z.number().int() }).nullable(),
+  rotatedFrom: z.string().nullable(),
+});
 
 const isAdmin = (p: Principal) => p.role === 'admin' || p.scopes.includes(ADMIN_SCOPE);
 
@@ -193,9 +270,64 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   const guard = ctx.protect();
 
+  /**
+   * What a key made or changed by a `keys:write` key may not exceed: its parent's life,
+   * credits and rate. Answers the first excess (`outlives_parent`, `outspends_parent`,
+   * `outrates_parent`) or undefined. Callers other than API keys have no parent.
+   */
+  const beyondParent = async (
+    principal: Principal,
+    child: {
+      expiresAt: number | null;
+      credits: { remaining: number; refill?: { amount: number; intervalMs: number } | undefined } | null;
+      rateLimit: { limit: number; windowMs: number } | null;
+    },
+  ): Promise<string | undefined> => {
+    if (principal.kind !== 'api_key' || isAdmin(principal) || !principal.keyId) return undefined;
+    const parent = await storage.apiKeys.get(principal.keyId);
+    if (parent === undefined) return 'outlives_parent';
+    if (parent.expiresAt !== null && (child.expiresAt === null || child.expiresAt > parent.expiresAt)) {
+      return 'outlives_parent';
+    }
+    if (parent.credits !== null) {
+      if (child.credits === null || child.credits.remaining > parent.credits.remaining)
+        return 'outspends_parent';
+      const pr = parent.credits.refill;
+      const cr = child.credits.refill;
+      if (cr !== undefined && (pr === undefined || cr.amount / cr.intervalMs > pr.amount / pr.intervalMs)) {
+        return 'outspends_parent';
+      }
+    }
+    if (parent.rateLimit !== null) {
+      const c = child.rateLimit;
+      const p = parent.rateLimit;
+      if (c === null || c.limit > p.limit || c.limit / c.windowMs > p.limit / p.windowMs)
+        return 'outrates_parent';
+    }
+    return undefined;
+  };
+
   app.post(
     '/v1/keys',
-    { onRequest: guard, preValidation: rampart.validate({ body: createBody }) },
+    {
+      config: routeDoc({
+        summary: 'Create an API key',
+        description:
+          'The plaintext `key` is in this answer only. A non-admin may grant only scopes it may grant (never admin, keys:verify, audit:read; a key only its own scopes), and a key made by a key may not outlive, out-spend or out-rate it. `ownerId` and `identityId` are for admins.',
+        tags: ['keys'],
+        auth: 'any',
+        body: createBody,
+        responses: {
+          201: {
+            description: 'The new key, with its secret this once',
+            schema: keyViewSchema.extend({ key: z.string() }),
+          },
+        },
+        errors: ['FORBIDDEN'],
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ body: createBody }),
+    },
     async (request, reply) => {
       const m = manager(request);
       if (ctx.config.accounts.requireVerifiedEmail && !m.admin && m.principal.userId !== null) {
@@ -240,6 +372,21 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
           : null,
         rateLimit: body.rateLimit ? { limit: body.rateLimit.limit, windowMs: body.rateLimit.window } : null,
       };
+      if (body.identityId != null) {
+        if (!m.admin) throw refuse(request, m.principal, [ADMIN_SCOPE], { reason: 'identity' });
+        if (!isId(body.identityId, 'idt') || (await storage.identities.get(body.identityId)) === undefined) {
+          throw new RampartError('VALIDATION_FAILED', {
+            errors: [{ path: '/identityId', code: 'NOT_FOUND', message: 'no such identity' }],
+          });
+        }
+        settings.identityId = body.identityId;
+      }
+      const beyond = await beyondParent(m.principal, {
+        expiresAt: settings.expiresAt ?? null,
+        credits: settings.credits ?? null,
+        rateLimit: settings.rateLimit ?? null,
+      });
+      if (beyond !== undefined) throw refuse(request, m.principal, [ADMIN_SCOPE], { reason: beyond });
       const made = await apiKeys.create(settings);
       if (!made.ok) throw new RampartError('VALIDATION_FAILED', { errors: made.errors });
       rampart.event(request, {
@@ -254,7 +401,24 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.get(
     '/v1/keys',
-    { onRequest: guard, preValidation: rampart.validate({ query: listQuery }) },
+    {
+      config: routeDoc({
+        summary: 'List API keys',
+        description:
+          'Users see their own keys, admins every key (or one owner\'s with ownerId; "null" for ownerless keys). Newest first, paginated.',
+        tags: ['keys'],
+        auth: 'any',
+        query: listQuery,
+        responses: {
+          200: {
+            description: 'A page of keys',
+            schema: z.object({ keys: z.array(keyViewSchema), nextCursor: z.string().nullable() }),
+          },
+        },
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ query: listQuery }),
+    },
     async (request) => {
       const m = manager(request);
       const q = request.query as z.infer<typeof listQuery>;
@@ -272,7 +436,18 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.get(
     '/v1/keys/:id',
-    { onRequest: guard, preValidation: rampart.validate({ params: idParams }) },
+    {
+      config: routeDoc({
+        summary: 'Show an API key',
+        tags: ['keys'],
+        auth: 'any',
+        params: idParams,
+        responses: { 200: { description: 'The key', schema: keyViewSchema } },
+        errors: ['NOT_FOUND'],
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ params: idParams }),
+    },
     async (request) => {
       const { record } = await visibleKey(request, (request.params as { id: string }).id);
       return keyView(record, now());
@@ -281,7 +456,19 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.delete(
     '/v1/keys/:id',
-    { onRequest: guard, preValidation: rampart.validate({ params: idParams }) },
+    {
+      config: routeDoc({
+        summary: 'Revoke an API key',
+        description: 'The key is refused everywhere at once (cache invalidation on the bus).',
+        tags: ['keys'],
+        auth: 'any',
+        params: idParams,
+        responses: { 204: 'Revoked' },
+        errors: ['NOT_FOUND'],
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ params: idParams }),
+    },
     async (request, reply) => {
       const { m, record } = await visibleKey(request, (request.params as { id: string }).id);
       await apiKeys.revoke(record.id);
@@ -297,7 +484,29 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
 
   app.post(
     '/v1/keys/:id/rotate',
-    { onRequest: guard, preValidation: rampart.validate({ params: idParams, body: rotateBody }) },
+    {
+      config: routeDoc({
+        summary: 'Rotate an API key',
+        description:
+          'A new key with the same settings and budget; the old one works for the grace period (default 0, at most 30 days). A key is rotated once: rotating it again answers KEY_ROTATED.',
+        tags: ['keys'],
+        auth: 'any',
+        params: idParams,
+        body: rotateBody,
+        responses: {
+          201: {
+            description: 'The new key, with its secret this once',
+            schema: keyViewSchema.extend({
+              key: z.string(),
+              previous: z.object({ id: z.string(), revokedAt: z.string().nullable() }),
+            }),
+          },
+        },
+        errors: ['NOT_FOUND', 'KEY_ROTATED', 'BAD_REQUEST'],
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ params: idParams, body: rotateBody }),
+    },
     async (request, reply) => {
       const { m, record } = await visibleKey(request, (request.params as { id: string }).id);
       const { gracePeriod = 0 } = (request.body ?? {}) as z.infer<typeof rotateBody>;
@@ -311,6 +520,11 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
         if (rotated.code === 'NOT_FOUND') throw new RampartError('NOT_FOUND', { detail: 'No such API key.' });
         if (rotated.code === 'VALIDATION_FAILED')
           throw new RampartError('VALIDATION_FAILED', { errors: rotated.errors });
+        if (rotated.code === 'ROTATED') {
+          throw new RampartError('KEY_ROTATED', {
+            detail: 'This key was already rotated; rotate its successor instead.',
+          });
+        }
         throw new RampartError('BAD_REQUEST', {
           detail:
             rotated.code === 'CONFLICT'
@@ -338,9 +552,192 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
     },
   );
 
+  app.patch(
+    '/v1/keys/:id',
+    {
+      config: routeDoc({
+        summary: 'Change a key',
+        description:
+          'Name, metadata, scopes, expiry, enabled, rate limit and credits. An owner may only narrow (fewer scopes, an earlier expiry, fewer credits, a tighter limit, disabling); widening and enabling are for admins. A key changed by a `keys:write` key may not outlive, out-spend or out-rate that key. Writes a `key_updated` event naming the fields.',
+        tags: ['keys'],
+        auth: 'any',
+        params: idParams,
+        body: patchBody,
+        responses: { 200: { description: 'The key after the change', schema: keyViewSchema } },
+        errors: ['NOT_FOUND', 'FORBIDDEN'],
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ params: idParams, body: patchBody }),
+    },
+    async (request) => {
+      const { m, record } = await visibleKey(request, (request.params as { id: string }).id);
+      const body = request.body as z.infer<typeof patchBody>;
+      const at = now();
+      const patch: ApiKeyPatch = {};
+      const widened: string[] = [];
+      if (body.name !== undefined) patch.name = body.name;
+      if (body.metadata !== undefined) patch.metadata = body.metadata;
+      if (body.scopes !== undefined) {
+        const added = body.scopes.filter((s) => !record.scopes.includes(s));
+        if (added.length > 0) widened.push('scopes');
+        patch.scopes = body.scopes;
+      }
+      if (body.expiresAt !== undefined) {
+        if (body.expiresAt !== null && body.expiresAt <= at) {
+          throw new RampartError('VALIDATION_FAILED', {
+            errors: [{ path: '/expiresAt', code: 'OUT_OF_RANGE', message: 'must be in the future' }],
+          });
+        }
+        if (record.expiresAt !== null && (body.expiresAt === null || body.expiresAt > record.expiresAt)) {
+          widened.push('expiresAt');
+        }
+        patch.expiresAt = body.expiresAt;
+      }
+      if (body.enabled !== undefined) {
+        if (body.enabled && record.disabledAt != null) widened.push('enabled');
+        patch.disabledAt = body.enabled ? null : (record.disabledAt ?? at);
+      }
+      if (body.rateLimit !== undefined) {
+        const next =
+          body.rateLimit === null ? null : { limit: body.rateLimit.limit, windowMs: body.rateLimit.window };
+        const was = record.rateLimit;
+        if (
+          was !== null &&
+          (next === null || next.limit > was.limit || next.limit / next.windowMs > was.limit / was.windowMs)
+        ) {
+          widened.push('rateLimit');
+        }
+        patch.rateLimit = next;
+      }
+      if (body.credits !== undefined) {
+        const c = body.credits;
+        const was = record.credits;
+        if (c === null) {
+          if (was !== null) widened.push('credits');
+          patch.credits = null;
+        } else {
+          if (
+            (c.remaining !== undefined && (was === null ? false : c.remaining > was.remaining)) ||
+            (c.increment !== undefined && c.increment > 0) ||
+            (c.refill != null &&
+              (was?.refill === undefined ||
+                c.refill.amount / c.refill.interval > was.refill.amount / was.refill.intervalMs))
+          ) {
+            widened.push('credits');
+          }
+          // A key without credits is unlimited: giving it a balance narrows it.
+          patch.credits = {
+            ...(c.remaining !== undefined ? { remaining: c.remaining } : {}),
+            ...(c.increment !== undefined ? { increment: c.increment } : {}),
+            ...(c.refill !== undefined
+              ? {
+                  refill:
+                    c.refill === null
+                      ? null
+                      : {
+                          amount: c.refill.amount,
+                          intervalMs: c.refill.interval,
+                          lastRefillAt: at,
+                          ...(c.refill.max !== undefined ? { max: c.refill.max } : {}),
+                        },
+                }
+              : {}),
+          };
+        }
+      }
+      if (!m.admin) {
+        const adminOnly = (body.scopes ?? []).filter(
+          (s) => ADMIN_ONLY_SCOPES.includes(s) && !record.scopes.includes(s),
+        );
+        if (widened.length > 0 || adminOnly.length > 0) {
+          throw refuse(request, m.principal, [ADMIN_SCOPE], {
+            reason: 'widen',
+            fields: widened,
+            keyId: record.id,
+          });
+        }
+        const after = { ...record };
+        if (patch.expiresAt !== undefined) after.expiresAt = patch.expiresAt;
+        if (patch.rateLimit !== undefined) after.rateLimit = patch.rateLimit;
+        if (patch.credits !== undefined && patch.credits !== null) {
+          after.credits = {
+            remaining: Math.max(
+              0,
+              (patch.credits.remaining ?? record.credits?.remaining ?? 0) + (patch.credits.increment ?? 0),
+            ),
+            ...(patch.credits.refill
+              ? { refill: patch.credits.refill }
+              : record.credits?.refill
+                ? { refill: record.credits.refill }
+                : {}),
+          };
+        }
+        const beyond = await beyondParent(m.principal, after);
+        if (beyond !== undefined)
+          throw refuse(request, m.principal, [ADMIN_SCOPE], { reason: beyond, keyId: record.id });
+      }
+      const updated = await apiKeys.update(record.id, patch);
+      if (updated === undefined) throw new RampartError('NOT_FOUND', { detail: 'No such API key.' });
+      rampart.event(request, {
+        type: 'key_updated',
+        outcome: 'success',
+        actor: m.actor,
+        // The names of the fields changed, never their values (metadata may hold anything).
+        detail: { keyId: record.id, prefix: record.prefix, fields: Object.keys(body).sort() },
+      });
+      return keyView(updated, now());
+    },
+  );
+
+  app.get(
+    '/v1/keys/:id/usage',
+    {
+      config: routeDoc({
+        summary: "A key's verifications by outcome, in time buckets",
+        description: `Buckets of a minute, an hour or a day (UTC); at most ${USAGE_RANGE_DOC}. Counts are written in batches (usage.flushInterval), so the last seconds may still be on their way.`,
+        tags: ['keys', 'usage'],
+        auth: 'any',
+        params: idParams,
+        query: usageQuery,
+        responses: { 200: { description: 'The buckets, oldest first, and their sums', schema: usageSchema } },
+        errors: ['NOT_FOUND'],
+      }),
+      onRequest: guard,
+      preValidation: rampart.validate({ params: idParams, query: usageQuery }),
+    },
+    async (request) => {
+      const { record } = await visibleKey(request, (request.params as { id: string }).id);
+      return readUsage(ctx, { keyId: record.id }, request.query as z.infer<typeof usageQuery>);
+    },
+  );
+
   app.post(
     '/v1/keys/verify',
     {
+      config: routeDoc({
+        summary: 'Verify an API key',
+        description:
+          'For services that check keys themselves. `code` is VALID, NOT_FOUND, EXPIRED, REVOKED, DISABLED, INSUFFICIENT_SCOPE, RATE_LIMITED or USAGE_EXCEEDED.',
+        tags: ['keys'],
+        auth: 'any',
+        scopes: ['keys:verify'],
+        body: verifyBody,
+        responses: {
+          200: {
+            description: 'The decision',
+            schema: z.object({
+              valid: z.boolean(),
+              code: z.string(),
+              keyId: z.string().optional(),
+              ownerId: z.string().nullable().optional(),
+              scopes: z.array(z.string()).optional(),
+              expiresAt: z.string().nullable().optional(),
+              remaining: z.number().int().optional(),
+              retryAfter: z.number().int().optional(),
+            }),
+          },
+        },
+      }),
       onRequest: ctx.protect({ scopes: ['keys:verify'] }),
       preValidation: rampart.validate({ body: verifyBody }),
     },
