@@ -3,6 +3,13 @@ import { resolve } from 'node:path';
 import { RAMPART_DEFAULTS } from 'rampart';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { z } from 'zod';
+import {
+  type GatewayConfig,
+  GatewayConfigError,
+  gatewayConfig,
+  gatewaySchema,
+  routeSchema,
+} from './gateway/config.ts';
 
 /**
  * The server's configuration: API.md's environment variables plus the optional JSON file
@@ -123,6 +130,9 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  // Forward auth and the gateway (docs/gateway.md): one route table for both.
+  routes: z.array(routeSchema).max(256).optional(),
+  gateway: gatewaySchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -190,6 +200,8 @@ export interface ServerConfig {
   mail: { smtpUrl: string | undefined; from: string };
   /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
   resetUrl: string | undefined;
+  /** Forward auth and gateway routes (`routes`, `gateway`). */
+  gateway: GatewayConfig;
 }
 
 /** A configuration problem: the message names the field. */
@@ -273,6 +285,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError('RAMPART_JWT_SECRET: HS256 needs a secret of at least 32 bytes');
   }
 
+  let gateway: GatewayConfig;
+  try {
+    gateway = gatewayConfig(file.routes, file.gateway, {
+      trustedIssuers: (t.trustedIssuers ?? []).map((i) => i.issuer),
+      algorithm,
+      audience: t.audience ?? 'rampart',
+      accessTtlMs: parseDuration(t.accessTtl ?? RAMPART_DEFAULTS.accessTtl),
+    });
+  } catch (error) {
+    if (error instanceof GatewayConfigError)
+      throw new ConfigError(`RAMPART_CONFIG ${env.RAMPART_CONFIG}: ${error.message}`);
+    throw error;
+  }
+
   return {
     port,
     host,
@@ -327,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',
     },
     resetUrl: urlFromEnv(env, 'RAMPART_RESET_URL', /^https?:$/),
+    gateway,
   };
 }
 
@@ -349,7 +376,11 @@ function readConfigFile(path: string | undefined, cwd: string): ConfigFile {
   const result = fileSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const field = issue.path.map(String).join('.') || '(root)';
+    // `routes[2].upstream`: array indices in brackets, as the messages of the engine write them.
+    const field =
+      issue.path
+        .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`))
+        .join('') || '(root)';
     const keys = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
     const where = issue.code === 'unrecognized_keys' && field === '(root)' ? '' : `${field}: `;
     throw new ConfigError(`RAMPART_CONFIG ${path}: ${where}${issue.message}${keys}`);
