@@ -24,6 +24,9 @@ function postgresInstalled(): boolean {
 const NEEDED: Array<{ pkg: string; present: () => boolean }> = [
   { pkg: 'redis-server', present: () => onPath('redis-server') },
   { pkg: 'postgresql', present: postgresInstalled },
+  // Forward auth is tested through the real proxies (test/harness/proxies.ts).
+  { pkg: 'nginx', present: () => onPath('nginx') || existsSync('/usr/sbin/nginx') },
+  { pkg: 'caddy', present: () => onPath('caddy') },
 ];
 
 /**

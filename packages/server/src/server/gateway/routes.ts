@@ -150,6 +150,12 @@ export async function gatewayRoutes(
       if (!decision.ok) return send(reply, decision.answer);
       request.principal = decision.principal;
       const headers = await identity(match.route, decision.principal, original.method, original.path);
+      if (match.route.config.forward.identityHeaders) {
+        // Every name, empty when the credential has no such field: a proxy copying a header
+        // Rampart did not send could otherwise leave something else in its place (Caddy 2.6
+        // writes its unresolved placeholder); nginx removes a header set to an empty value.
+        for (const name of Object.values(names)) headers[name] ??= '';
+      }
       return reply.code(200).headers(decision.headers).headers(headers).send();
     };
     for (const url of [FORWARD_AUTH_PATH, `${FORWARD_AUTH_PATH}/*`]) {
