@@ -13,6 +13,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { startRedis } from '../test/harness/redis.ts';
+import { gatewayBench } from './gateway.ts';
 import { type Contender, compare, table } from './lib.ts';
 import { shellBench } from './shell.ts';
 
@@ -93,6 +94,7 @@ try {
     options,
   );
   const shell = await shellBench();
+  const gateway = await gatewayBench(quick ? { rounds: 1, connections: 50, seconds: 3 } : undefined);
   const ratio = (rows: typeof memory, a: string, b: string) =>
     rows.find((r) => r.name === a)!.rps / rows.find((r) => r.name === b)!.rps;
   const r = 'rampart serve (memory)';
@@ -141,7 +143,8 @@ ${targets.map(([name, value, goal]) => `| ${name} | ${value.toFixed(2)}× | ${va
 | p99 no worse than the plugin stack (memory) | ${p99(memory, r).toFixed(2)} ms vs ${p99(memory, 'fastify + @fastify/jwt + @fastify/rate-limit').toFixed(2)} ms | ${p99(memory, r) <= p99(memory, 'fastify + @fastify/jwt + @fastify/rate-limit') ? 'yes' : '**no**'} |
 | p99 no worse than the plugin stack (Redis) | ${p99(onRedis, 'rampart serve (redis)').toFixed(2)} ms vs ${p99(onRedis, 'fastify plugins + redis').toFixed(2)} ms | ${p99(onRedis, 'rampart serve (redis)') <= p99(onRedis, 'fastify plugins + redis') ? 'yes' : '**no**'} |
 
-${shell}`;
+${shell}
+${gateway}`;
   console.log(report);
   writeFileSync(join(root, 'BENCHMARKS.md'), report);
 } finally {

@@ -26,6 +26,9 @@ const NEEDED: Array<{ pkg: string; present: () => boolean }> = [
   { pkg: 'postgresql', present: postgresInstalled },
   // The console's browser tests drive Debian's Chromium with playwright-core (never a downloaded browser).
   { pkg: 'chromium', present: () => existsSync('/usr/bin/chromium') },
+  // Forward auth is tested through the real proxies (test/harness/proxies.ts).
+  { pkg: 'nginx', present: () => onPath('nginx') || existsSync('/usr/sbin/nginx') },
+  { pkg: 'caddy', present: () => onPath('caddy') },
 ];
 
 /**

@@ -41,8 +41,10 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   USAGE_EXCEEDED: { status: 429, title: 'The API key has no credits left' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  BAD_GATEWAY: { status: 502, title: 'The upstream service did not answer properly' },
   STORE_UNAVAILABLE: { status: 503, title: 'A backing store is unavailable' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is unavailable' },
+  GATEWAY_TIMEOUT: { status: 504, title: 'The upstream service did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 /** A stable, documented error code. */

@@ -49,6 +49,8 @@ export { CORS_DEFAULTS, createCors } from './http/cors.ts';
 export { parseJsonBody } from './http/json-body.ts';
 export type { HttpAnswer } from './http/problem.ts';
 export { PROBLEM_CONTENT_TYPE, problemAnswer, toRampartError } from './http/problem.ts';
+export type { RequestTarget } from './http/request-target.ts';
+export { parseRequestTarget } from './http/request-target.ts';
 export type { SecurityHeadersOptions } from './http/security-headers.ts';
 export { SECURITY_HEADERS, securityHeaders } from './http/security-headers.ts';
 export type { JsonBodyInput, JsonBodyOptions } from './policy/json-request.ts';
@@ -64,6 +66,8 @@ export type {
   AuthenticateOptions,
   AuthFailureOptions,
   Decision,
+  ForwardedDecision,
+  ForwardedOptions,
   JsonBodyDecision,
   JwtOptions,
   Rampart,
@@ -111,6 +115,9 @@ export type {
   AccessTokenResult,
   AccessTokenVerifier,
   AccessTokenVerifierOptions,
+  IdentityTokenInput,
+  IdentityTokenIssuer,
+  IdentityTokenIssuerOptions,
   IssuedAccessToken,
   KeyRing,
   KeyRingOptions,
@@ -123,18 +130,27 @@ export {
   ACCESS_TOKEN_TYPE,
   createAccessTokenIssuer,
   createAccessTokenVerifier,
+  createIdentityTokenIssuer,
   createKeyRing,
   generateSigningKey,
   hs256SigningKey,
+  IDENTITY_TOKEN_TYPE,
   SIGNING_ALGORITHMS,
 } from './tokens/index.ts';
 // Validation -------------------------------------------------------------------------------------
-export type { PasswordOptions, StandardSchemaV1, ValidationResult } from './validation/index.ts';
+export type {
+  CompiledJsonSchema,
+  JsonSchemaError,
+  PasswordOptions,
+  StandardSchemaV1,
+  ValidationResult,
+} from './validation/index.ts';
 export {
   checkEmail,
   checkName,
   checkPassword,
   emailSchema,
+  jsonSchema,
   nameSchema,
   passwordSchema,
   richTextSchema,

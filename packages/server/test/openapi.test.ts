@@ -64,6 +64,33 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  test("with gateway routes: forward auth is in it, the operator's routes are described but kept out", async () => {
+    const g = await testServer({
+      file: {
+        routes: [
+          {
+            name: 'orders',
+            method: 'GET',
+            path: '/orders/*',
+            upstream: 'http://127.0.0.1:9',
+            require: { credential: 'apiKey' },
+          },
+          { name: 'decided', method: 'GET', path: '/decided', require: { credential: 'none' } },
+        ],
+      },
+    });
+    try {
+      assert.deepEqual(undocumentedRoutes(g.app), []);
+      const doc = (await g.app.inject({ method: 'GET', url: '/openapi.json' })).json() as typeof document;
+      assert.ok(doc.paths['/v1/auth/forward']?.get, 'forward auth is described');
+      assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith('/orders') || p.includes('*')));
+      const result = await validate(structuredClone(doc) as never);
+      assert.ok(result.valid, result.valid ? '' : compileErrors(result));
+    } finally {
+      await g.close();
+    }
+  });
+
   test('says how to authenticate and what every error looks like', () => {
     const doc = document as unknown as {
       components: { securitySchemes: Record<string, { type: string; name?: string; scheme?: string }> };

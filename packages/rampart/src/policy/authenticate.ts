@@ -49,6 +49,13 @@ export interface AuthenticateOptions {
   roles?: readonly string[];
   /** Every one of these scopes is needed (an `admin` scope implies all). */
   scopes?: readonly string[];
+  /**
+   * Only bearer tokens of these outside issuers pass (each an `iss` of `jwt.issuers`): a
+   * gateway route for one identity provider's clients. A valid token of another issuer, or
+   * one of Rampart's own, is refused 401 like a credential of a kind the route does not take,
+   * and does not count as a failed authentication. Implies `accept: 'bearer'`.
+   */
+  issuers?: readonly string[];
 }
 
 /** The verifiers the step uses, as `createRampart` built them from its options. */
@@ -60,9 +67,11 @@ export interface Verifiers {
     isKey: ((bearer: string) => boolean) | undefined;
     prefixes: readonly string[];
   };
+  /** The `iss` of each outside issuer (`jwt.issuers`), to check `issuers` against. */
+  outsideIssuers?: ReadonlySet<string>;
 }
 
-const AUTHENTICATE_KEYS = new Set(['accept', 'roles', 'scopes']);
+const AUTHENTICATE_KEYS = new Set(['accept', 'roles', 'scopes', 'issuers']);
 const DEFAULT_PREFIXES = ['rk_live_'];
 /** The most reservations shared at once (a bound, like every per-address structure). */
 const MAX_IN_FLIGHT = 10_000;
@@ -94,10 +103,29 @@ export function authenticateStep(
   }
   for (const key of Object.keys(options)) {
     if (!AUTHENTICATE_KEYS.has(key)) {
-      throw new TypeError(`authenticate.${key}: unknown option; expected one of accept, roles, scopes`);
+      throw new TypeError(
+        `authenticate.${key}: unknown option; expected one of accept, roles, scopes, issuers`,
+      );
     }
   }
-  const acceptText = options.accept ?? 'any';
+  const issuers = options.issuers;
+  if (issuers !== undefined) {
+    if (!Array.isArray(issuers) || issuers.length === 0 || issuers.some((i) => typeof i !== 'string')) {
+      throw new TypeError('authenticate.issuers: expected a non-empty array of issuer URLs');
+    }
+    if (options.accept !== undefined && options.accept !== 'bearer') {
+      throw new TypeError("authenticate.issuers: only bearer tokens have an issuer; use accept: 'bearer'");
+    }
+    issuers.forEach((issuer, i) => {
+      if (!verifiers.outsideIssuers?.has(issuer)) {
+        throw new TypeError(
+          `authenticate.issuers[${i}]: ${JSON.stringify(issuer)} is not one of the trusted issuers (jwt.issuers)`,
+        );
+      }
+    });
+  }
+  const onlyIssuers = issuers === undefined ? undefined : new Set(issuers);
+  const acceptText = options.accept ?? (issuers !== undefined ? 'bearer' : 'any');
   if (acceptText !== 'any' && acceptText !== 'bearer' && acceptText !== 'apiKey') {
     throw new TypeError(
       `authenticate.accept: expected 'bearer', 'apiKey' or 'any', got ${JSON.stringify(acceptText)}`,
@@ -261,6 +289,12 @@ export function authenticateStep(
       const result = await bearer!.verify(credential.token);
       if (!result.ok) return failed(result.code);
       principal = result.principal;
+      if (onlyIssuers !== undefined && !onlyIssuers.has(principal.issuer ?? '')) {
+        // A good token, from an issuer this route does not take: not a failed authentication.
+        release();
+        event(view, ip, kind, 'ISSUER_NOT_ACCEPTED', undefined);
+        return badCredential();
+      }
     } else {
       // The scope goes to the key verifier so that a key probing routes it may not call spends
       // neither its rate limit nor its credits.

@@ -7,7 +7,7 @@ import type { RampartError } from '../errors.ts';
 import { type ClientIpResolver, createClientIpResolver } from '../http/client-ip.ts';
 import { problemAnswer } from '../http/problem.ts';
 import { parseDuration } from '../lib/duration.ts';
-import { ipKey } from '../lib/ip.ts';
+import { createIpMatcher, ipKey, parseIp } from '../lib/ip.ts';
 import type { Clock } from '../lib/types.ts';
 import { type AddressLists, createAddressLists } from '../rate-limit/address-lists.ts';
 import {
@@ -67,6 +67,8 @@ export interface PolicyContext {
   refuse(error: RampartError, view?: RequestView): Refusal;
   /** The client address behind `trustProxy`, resolved once per request. */
   clientIp(view: RequestView): string;
+  /** Is the socket peer one of the `trustProxy` proxies (whose forwarding headers are believed)? */
+  trustsPeer(view: RequestView): boolean;
   /** The limit fields of earlier steps of this request (RateLimit fields are lists). */
   earlierLimits(view: RequestView): Record<string, string> | undefined;
   rememberLimits(view: RequestView, headers: Record<string, string>): void;
@@ -96,10 +98,17 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
   const onEvent = options.onEvent;
   const onErrorOption = options.onError ?? ((error: unknown) => console.error(error));
   const onRateLimitedOption = options.onRateLimited;
+  const trustProxy = stringList(options.trustProxy, 'trustProxy') ?? [];
   const resolveIp: ClientIpResolver = createClientIpResolver({
-    trustProxy: stringList(options.trustProxy, 'trustProxy') ?? [],
+    trustProxy,
     ...(options.clientIpHeader !== undefined ? { header: options.clientIpHeader } : {}),
   });
+  const isProxy = trustProxy.length === 0 ? undefined : createIpMatcher(trustProxy, 'trustProxy');
+  const trustsPeer = (view: RequestView): boolean => {
+    if (isProxy === undefined) return false;
+    const peer = parseIp(view.ip);
+    return peer !== undefined && isProxy(peer);
+  };
 
   const emit = (event: Omit<SecurityEvent, 'at'>, view?: RequestView): void => {
     if (onEvent === undefined) return;
@@ -286,6 +295,7 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
     emit,
     refuse: (error, view) => ({ ok: false, answer: problemAnswer(error, view?.requestId), error }),
     clientIp,
+    trustsPeer,
     earlierLimits: (view) => (view as Memo)[LIMITS],
     rememberLimits(view, headers) {
       (view as Memo)[LIMITS] = headers;

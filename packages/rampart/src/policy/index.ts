@@ -25,6 +25,8 @@ export type {
   AuthenticateOptions,
   AuthFailureOptions,
   Decision,
+  ForwardedDecision,
+  ForwardedOptions,
   JsonBodyDecision,
   JwtOptions,
   Rampart,

@@ -615,3 +615,48 @@ describe('migrating from jsonwebtoken', () => {
     assert.equal(refused.answer.status, 401);
   });
 });
+
+describe('authenticate({ issuers })', () => {
+  test('each issuer must be one of jwt.issuers, and only bearer tokens have one', () => {
+    const rampart = createRampart({
+      jwt: {
+        ...jwt,
+        issuers: [
+          { issuer: 'https://idp.example.test', jwksUri: 'https://idp.example.test/jwks', audience: ISSUER },
+        ],
+      },
+      now,
+    });
+    assert.equal(typeof rampart.authenticate({ issuers: ['https://idp.example.test'] }), 'function');
+    assert.throws(
+      () => rampart.authenticate({ issuers: ['https://other.example.test'] }),
+      /^TypeError: authenticate\.issuers\[0\]: "https:\/\/other\.example\.test" is not one of the trusted issuers/,
+    );
+    assert.throws(
+      () => rampart.authenticate({ accept: 'any', issuers: ['https://idp.example.test'] }),
+      /^TypeError: authenticate\.issuers: only bearer tokens/,
+    );
+  });
+
+  test("Rampart's own valid token is refused 401 on a route that takes one outside issuer only, and costs no failure", async () => {
+    const events: SecurityEvent[] = [];
+    const rampart = createRampart({
+      jwt: {
+        ...jwt,
+        issuers: [
+          { issuer: 'https://idp.example.test', jwksUri: 'https://idp.example.test/jwks', audience: ISSUER },
+        ],
+      },
+      authFailures: { limit: 1, window: '15m' },
+      onEvent: (e) => events.push(e),
+      now,
+    });
+    const { token } = await rampart.issueAccessToken({ sub: 'usr_1', role: 'user' });
+    const step = rampart.authenticate({ issuers: ['https://idp.example.test'] });
+    for (let i = 0; i < 3; i++) {
+      const d = await step(view({ header: bearer(token) }));
+      assert.equal(!d.ok && d.answer.status, 401);
+    }
+    assert.ok(events.every((e) => e.detail.reason === 'ISSUER_NOT_ACCEPTED'));
+  });
+});

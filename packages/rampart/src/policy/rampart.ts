@@ -22,6 +22,7 @@ import type { AccessTokenInput, IssuedAccessToken } from '../tokens/access-token
 import { type AuthenticateOptions, authenticateStep, type Verifiers } from './authenticate.ts';
 import { createContext } from './context.ts';
 import { RAMPART_DEFAULTS } from './defaults.ts';
+import { type ForwardedDecision, type ForwardedOptions, forwardedRequest } from './forwarded.ts';
 import { type JsonBodyInput, jsonBodyConfig } from './json-request.ts';
 import {
   isObject,
@@ -51,6 +52,7 @@ import { routeOf } from './view.ts';
 
 export type { AcceptedCredential, AuthenticateOptions } from './authenticate.ts';
 export { RAMPART_DEFAULTS } from './defaults.ts';
+export type { ForwardedDecision, ForwardedOptions } from './forwarded.ts';
 export type {
   ApiKeyLookup,
   ApiKeysOptions,
@@ -135,6 +137,12 @@ export interface Rampart {
   screen(view: RequestView, allow?: () => string): Decision;
   /** The client address of a request, behind `trustProxy`. */
   clientIp(view: RequestView): string;
+  /**
+   * The original request of a forward-auth call (nginx `auth_request`, Caddy `forward_auth`,
+   * Traefik `forwardAuth`, Envoy `ext_authz`), read from a `trustProxy` peer's forwarding
+   * headers only, as a view for the other steps. 400 for a path not in normal form.
+   */
+  forwarded(view: RequestView, options?: ForwardedOptions): ForwardedDecision;
   /** Reads a JSON body with the `json` limits (400, 413, 415 answers). */
   readJson(input: JsonBodyInput, view?: RequestView): Promise<JsonBodyDecision>;
   /** Records a security event of a route handler, with the request's address, id and route. */
@@ -199,6 +207,7 @@ export function createRampart(options: RampartOptions = {}): Rampart {
   const verifiers: Verifiers = {
     ...(tokens !== undefined ? { bearer: tokens } : {}),
     ...(keys !== undefined ? { apiKey: keys } : {}),
+    outsideIssuers: new Set((options.jwt?.issuers ?? []).map((trusted) => trusted.issuer)),
   };
 
   const memo = new Map<string, unknown>();
@@ -248,6 +257,7 @@ export function createRampart(options: RampartOptions = {}): Rampart {
       headerOptions === undefined ? defaultHeaders : securityHeaders(headerOptions),
     screen: (view, allow) => screen(ctx, view, allow),
     clientIp: (view) => ctx.clientIp(view),
+    forwarded: (view, forwardedOptions) => forwardedRequest(ctx, view, forwardedOptions),
     readJson: (input, view) => readJson(ctx, json, input, view),
     event(view, event) {
       ctx.emit(

@@ -20,6 +20,12 @@ export { ACCESS_TOKEN_TYPE, createAccessTokenIssuer, createAccessTokenVerifier }
 export type { ClaimMapping, ClaimPath, ExternalPrincipal } from './claims.ts';
 export { claimAt, DEFAULT_CLAIM_MAPPING, mapClaims } from './claims.ts';
 export type {
+  IdentityTokenInput,
+  IdentityTokenIssuer,
+  IdentityTokenIssuerOptions,
+} from './identity-token.ts';
+export { createIdentityTokenIssuer, IDENTITY_TOKEN_TYPE } from './identity-token.ts';
+export type {
   IssuerAlgorithm,
   IssuerHealth,
   IssuerTokenClaims,

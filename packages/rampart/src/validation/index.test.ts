@@ -12,6 +12,7 @@ test('the validation surface exports exactly its documented runtime values', () 
     'emailSchema',
     'isCommonPassword',
     'jsonPointer',
+    'jsonSchema',
     'nameSchema',
     'normalizePassword',
     'passwordSchema',

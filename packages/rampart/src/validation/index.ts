@@ -5,6 +5,8 @@
 
 export type { EmailCode, EmailOptions } from './email.ts';
 export { checkEmail, emailKey, emailSchema } from './email.ts';
+export type { CompiledJsonSchema, JsonSchemaError } from './json-schema.ts';
+export { jsonSchema } from './json-schema.ts';
 export type { NameCode, NameOptions } from './name.ts';
 export { checkName, nameSchema } from './name.ts';
 export type { PasswordCode, PasswordComposition, PasswordOptions } from './password.ts';

@@ -187,6 +187,22 @@ const ARKTYPE_KINDS = kindsByName({
   custom: ['predicate'],
 });
 
+/** JSON Schema keywords (Ajv's `keyword`, through `json-schema.ts`). */
+const JSON_SCHEMA_KINDS = kindsByName({
+  type: ['type', 'required', 'dependentRequired', 'dependencies'],
+  too_short: ['minLength', 'minItems', 'minProperties', 'minContains'],
+  too_long: ['maxLength', 'maxItems', 'maxProperties', 'maxContains'],
+  too_small: ['minimum', 'exclusiveMinimum'],
+  too_big: ['maximum', 'exclusiveMaximum'],
+  format: ['pattern', 'format'],
+  value: ['enum', 'const'],
+  step: ['multipleOf'],
+  unknown_keys: ['additionalProperties', 'unevaluatedProperties'],
+  union: ['anyOf', 'oneOf'],
+  key: ['propertyNames'],
+  element: ['uniqueItems', 'contains', 'items', 'additionalItems', 'unevaluatedItems', 'prefixItems'],
+});
+
 /**
  * The issues one library issue stands for. ArkType reports every failed constraint of one
  * value as a single `intersection` listing them (`must be matched by … and at least length
@@ -229,6 +245,12 @@ export function issueKind(vendor: string, issue: StandardSchemaV1Issue): IssueKi
       return valibotKind(fields);
     case 'arktype':
       return arktypeKind(fields);
+    case 'json-schema': {
+      const { keyword } = fields;
+      if (typeof keyword !== 'string') return 'invalid';
+      if (keyword === 'format' && fields.format === 'email') return 'email';
+      return JSON_SCHEMA_KINDS.get(keyword) ?? 'invalid';
+    }
     default:
       return 'invalid';
   }

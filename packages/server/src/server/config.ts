@@ -3,6 +3,13 @@ import { resolve } from 'node:path';
 import { RAMPART_DEFAULTS } from 'rampart';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { z } from 'zod';
+import {
+  type GatewayConfig,
+  GatewayConfigError,
+  gatewayConfig,
+  gatewaySchema,
+  routeSchema,
+} from './gateway/config.ts';
 
 /**
  * The server's configuration: API.md's environment variables plus the optional JSON file
@@ -177,6 +184,9 @@ const fileSchema = z.strictObject({
       absoluteTimeout: duration.optional(),
     })
     .optional(),
+  // Forward auth and the gateway (docs/gateway.md): one route table for both.
+  routes: z.array(routeSchema).max(256).optional(),
+  gateway: gatewaySchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -264,6 +274,8 @@ export interface ServerConfig {
   verifyUrl: string | undefined;
   /** `accounts.requireVerifiedEmail`: an account must prove its address before it creates API keys. */
   accounts: { requireVerifiedEmail: boolean };
+  /** Forward auth and gateway routes (`routes`, `gateway`). */
+  gateway: GatewayConfig;
 }
 
 /** A configuration problem: the message names the field. */
@@ -349,6 +361,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError('RAMPART_JWT_SECRET: HS256 needs a secret of at least 32 bytes');
   }
 
+  let gateway: GatewayConfig;
+  try {
+    gateway = gatewayConfig(file.routes, file.gateway, {
+      trustedIssuers: (t.trustedIssuers ?? []).map((i) => i.issuer),
+      algorithm,
+      audience: t.audience ?? 'rampart',
+      accessTtlMs: parseDuration(t.accessTtl ?? RAMPART_DEFAULTS.accessTtl),
+    });
+  } catch (error) {
+    if (error instanceof GatewayConfigError)
+      throw new ConfigError(`RAMPART_CONFIG ${env.RAMPART_CONFIG}: ${error.message}`);
+    throw error;
+  }
+
   return {
     port,
     host,
@@ -419,6 +445,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     resetUrl: urlFromEnv(env, 'RAMPART_RESET_URL', /^https?:$/),
     verifyUrl: urlFromEnv(env, 'RAMPART_VERIFY_URL', /^https?:$/),
     accounts: { requireVerifiedEmail: file.accounts?.requireVerifiedEmail ?? false },
+    gateway,
   };
 }
 
@@ -455,7 +482,11 @@ function readConfigFile(path: string | undefined, cwd: string): ConfigFile {
   const result = fileSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const field = issue.path.map(String).join('.') || '(root)';
+    // `routes[2].upstream`: array indices in brackets, as the messages of the engine write them.
+    const field =
+      issue.path
+        .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`))
+        .join('') || '(root)';
     const keys = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
     const where = issue.code === 'unrecognized_keys' && field === '(root)' ? '' : `${field}: `;
     throw new ConfigError(`RAMPART_CONFIG ${path}: ${where}${issue.message}${keys}`);

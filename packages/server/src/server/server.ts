@@ -18,6 +18,7 @@ import { createAddressListService } from './address-lists.ts';
 import { type ApiKeyService, createApiKeyService } from './api-keys/service.ts';
 import { createApp, flushLog, type Readiness } from './app.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
+import { gatewayRoutes, recordOwnRoutes } from './gateway/routes.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
 import { createMetrics } from './metrics.ts';
 import { engineOptions, serverLimitRules } from './policy.ts';
@@ -372,8 +373,13 @@ export async function createRampartServer(
     },
     protect: (authOptions) => [shell.rampart.authenticate(authOptions), ...(byIdentity ? [byIdentity] : [])],
   };
+  const ownRoutes = recordOwnRoutes(shell);
   await registerRoutes(shell, context);
   await options.routes?.(shell, context);
+  // Forward auth and gateway routes come last: they may not shadow any route above.
+  await gatewayRoutes(shell, context, ownRoutes).catch((error: unknown) =>
+    shell.close().then(() => undo.fail(error)),
+  );
   await shell.ready();
   let closing: Promise<void> | undefined;
   return {
