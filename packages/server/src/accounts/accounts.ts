@@ -313,8 +313,9 @@ export async function confirmReset(
   const { storage, now } = deps;
   const invalid = { ok: false, code: 'INVALID_RESET_TOKEN' } as const;
   if (!RESET_TOKEN.test(input.token)) return invalid;
-  // take() is atomic: of two concurrent confirms with one token, one gets the user.
-  const value = await storage.ttl.take(RESET_PREFIX + sha256(input.token), now());
+  const key = RESET_PREFIX + sha256(input.token);
+  // Read first: a password the context rule refuses leaves the token for a better choice.
+  const value = await storage.ttl.get(key, now());
   if (!value) return invalid;
   const [userId, madeAt] = value.split(' ');
   const user = userId ? await storage.users.getById(userId) : undefined;
@@ -322,6 +323,8 @@ export async function confirmReset(
   if (user.notBefore !== null && Number(madeAt ?? 0) < user.notBefore) return invalid;
   const weak = contextProblem(deps, input.password, user, '/password');
   if (weak) return weak;
+  // take() is atomic: of two concurrent confirms with one token, one gets it.
+  if ((await storage.ttl.take(key, now())) !== value) return invalid;
   const passwordHash = await deps.hashing.run(source, () => hashPassword(input.password));
   await storage.users.update(user.id, { passwordHash }, now());
   await deps.sessions.endAllSessions(user.id);
