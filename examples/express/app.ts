@@ -20,7 +20,7 @@ export function createApp(options: ExampleOptions): ExampleApp {
   app.disable('x-powered-by');
 
   // Every response: security headers, CORS, the API limit (app.use(apiLimiter) in the tutorial).
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.use(security.securityHeaders, security.cors, security.apiLimiter, security.jsonBody);
 
   app.get('/api/protected', security.authenticateToken, (req, res) => {
     const { userId, role } = req.principal!;

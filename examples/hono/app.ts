@@ -15,7 +15,7 @@ export function createApp(options: ExampleOptions): ExampleApp {
   const security = createHonoRampart(policy.rampart);
   const app = new Hono<RampartEnv>();
 
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.use(security.securityHeaders, security.cors, security.apiLimiter, security.jsonBody);
 
   app.get('/api/protected', security.authenticateToken, (c) => {
     const { userId, role } = c.get('principal')!;

@@ -51,7 +51,7 @@ export async function expressApp(makePolicy: PolicyFactory): Promise<RunningApp>
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.use(security.securityHeaders, security.cors, security.apiLimiter, security.jsonBody);
   app.get('/api/protected', security.authenticateToken, (req, res) => {
     res.json({
       message: 'Access granted',
@@ -135,7 +135,7 @@ export async function honoApp(makePolicy: PolicyFactory): Promise<RunningApp> {
   const { rampart, events } = policyOf(makePolicy);
   const security = createHonoRampart(rampart);
   const app = new Hono<RampartEnv>();
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.use(security.securityHeaders, security.cors, security.apiLimiter, security.jsonBody);
   app.get('/api/protected', security.authenticateToken, (c) => {
     const principal = c.get('principal')!;
     return c.json({ message: 'Access granted', user: { userId: principal.userId, role: principal.role } });

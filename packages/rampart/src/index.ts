@@ -20,6 +20,8 @@ export type {
   KeyDecision,
   KeyHasher,
   KeyHasherOptions,
+  MemoryApiKeyStore,
+  MemoryApiKeyStoreOptions,
   PublicApiKey,
   VerificationCache,
 } from './api-keys/index.ts';
@@ -32,11 +34,22 @@ export {
   createVerificationCache,
   DEFAULT_API_KEY_PREFIX,
   isWellFormedApiKey,
+  memoryApiKeyStore,
   toPublicKey,
 } from './api-keys/index.ts';
 // Security events --------------------------------------------------------------------------------
-export type { AuditRecorder, AuditRecorderOptions, SecurityEventInput } from './audit/index.ts';
-export { createAuditRecorder, scrub } from './audit/index.ts';
+export type {
+  AuditEvent,
+  AuditEventType,
+  AuditOutcome,
+  AuditPage,
+  AuditQuery,
+  AuditRecorder,
+  AuditRecorderOptions,
+  AuditStore,
+  SecurityEventInput,
+} from './audit/index.ts';
+export { createAuditRecorder, memoryAuditStore, scrub } from './audit/index.ts';
 // Errors and answers ---------------------------------------------------------------------------
 export type { ErrorCode, FieldError, Problem, RampartErrorOptions } from './errors.ts';
 export { ERROR_CODES, isErrorCode, problemType, RampartError, toProblem } from './errors.ts';
@@ -47,7 +60,7 @@ export type { Cors, CorsDecision, CorsOptions, CorsRequest } from './http/cors.t
 export { CORS_DEFAULTS, createCors } from './http/cors.ts';
 export { parseJsonBody } from './http/json-body.ts';
 export type { HttpAnswer } from './http/problem.ts';
-export { PROBLEM_CONTENT_TYPE, problemAnswer, toRampartError } from './http/problem.ts';
+export { CHALLENGE, PROBLEM_CONTENT_TYPE, problemAnswer, REALM, toRampartError } from './http/problem.ts';
 export type { SecurityHeadersOptions } from './http/security-headers.ts';
 export { SECURITY_HEADERS, securityHeaders } from './http/security-headers.ts';
 export type { JsonBodyInput, JsonBodyOptions } from './policy/json-request.ts';
@@ -58,22 +71,38 @@ export { isAllowed } from './policy/principal.ts';
 export type {
   AcceptedCredential,
   ApiKeyLookup,
+  ApiKeySteps,
   ApiKeysOptions,
+  Attempt,
+  AttemptDecision,
+  AttemptsOptions,
   AuthDecision,
   AuthenticateOptions,
   AuthFailureOptions,
+  CapabilitiesOf,
+  Capability,
+  CorsSteps,
   Decision,
   JsonBodyDecision,
   JwtOptions,
+  OptionsWith,
   Rampart,
+  RampartCore,
   RampartOptions,
   RampartRateLimitOptions,
   RateLimitRule,
+  RateLimitState,
   Refusal,
   RequestView,
+  RouteEvent,
   SecurityEvent,
+  SigningSteps,
   Step,
+  TokenSteps,
+  TokenVerifier,
+  ValidatedOutput,
   ValidatedParts,
+  ValidatePart,
   ValidateSchemas,
   ValidationDecision,
 } from './policy/rampart.ts';
@@ -81,11 +110,21 @@ export { createRampart, isRampart, RAMPART_DEFAULTS } from './policy/rampart.ts'
 
 // Rate limiting ----------------------------------------------------------------------------------
 export type {
+  KeyBy,
+  MemoryRateLimitStore,
+  MemoryRateLimitStoreOptions,
   RateLimiter,
   RateLimiterOptions,
+  RateLimitRequest,
   RateLimitResult,
   RateLimitRuleOptions,
   RateLimitStore,
+  RedisClientOptions,
+  RedisRateLimitStoreOptions,
+  RedisScriptClient,
+  ResilientStore,
+  ResilientStoreOptions,
+  StoreErrorPolicy,
 } from './rate-limit/index.ts';
 export {
   createRateLimiter,
@@ -93,6 +132,7 @@ export {
   rateLimitHeaders,
   redisClientOptions,
   redisRateLimitStore,
+  resilientStore,
 } from './rate-limit/index.ts';
 // Tokens -----------------------------------------------------------------------------------------
 export type {
@@ -104,34 +144,75 @@ export type {
   AccessTokenResult,
   AccessTokenVerifier,
   AccessTokenVerifierOptions,
+  ClaimMapping,
+  ClaimPath,
+  ExternalPrincipal,
   IssuedAccessToken,
+  IssuerAlgorithm,
+  IssuerHealth,
+  IssuerTokenClaims,
+  IssuerTokenFailure,
+  IssuerTokenResult,
+  IssuerVerifier,
+  IssuerVerifierOptions,
+  KeyFetchOptions,
   KeyRing,
   KeyRingOptions,
   KeyRingSource,
   PublicJwks,
   SigningAlgorithm,
   SigningKeyRecord,
+  TrustedIssuer,
 } from './tokens/index.ts';
 export {
   ACCESS_TOKEN_TYPE,
   createAccessTokenIssuer,
   createAccessTokenVerifier,
+  createIssuerVerifier,
   createKeyRing,
   generateSigningKey,
   hs256SigningKey,
+  ISSUER_ALGORITHMS,
   SIGNING_ALGORITHMS,
 } from './tokens/index.ts';
 // Validation -------------------------------------------------------------------------------------
-export type { PasswordOptions, StandardSchemaV1, ValidationResult } from './validation/index.ts';
+export type {
+  EmailCode,
+  EmailOptions,
+  NameCode,
+  NameOptions,
+  PasswordCode,
+  PasswordOptions,
+  RichTextCode,
+  RichTextOptions,
+  RuleResult,
+  RuleSchema,
+  RuleValidator,
+  StandardSchemaV1,
+  StandardSchemaV1InferInput,
+  StandardSchemaV1InferOutput,
+  StandardSchemaV1Issue,
+  StandardSchemaV1Result,
+  ValidationResult,
+} from './validation/index.ts';
 export {
   checkEmail,
   checkName,
   checkPassword,
+  checkRichText,
+  emailRule,
+  emailRuleWith,
   emailSchema,
+  nameRule,
+  nameRuleWith,
   nameSchema,
+  passwordRule,
   passwordSchema,
+  richTextRule,
+  richTextRuleWith,
   richTextSchema,
   sanitizeRichText,
+  standardRule,
   tutorialPasswordPolicy,
   validate,
   validateSync,

@@ -126,8 +126,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     if (!UNLIMITED.has(request.routeOptions.url ?? '')) return byAddress(request, reply);
   });
-  app.addHook('onRequest', app.rampart.screen());
-  app.addHook('onRequest', app.rampart.cors());
+  app.addHook('onRequest', app.rampart.screen);
+  app.addHook('onRequest', app.rampart.cors);
   if (limits.byBody.length > 0) {
     const byBody = app.rampart.rateLimit(limits.byBody);
     app.addHook('preValidation', async (request, reply) => {
