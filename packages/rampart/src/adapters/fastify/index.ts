@@ -304,9 +304,12 @@ function pieces(rampart: Rampart, defaults: RampartPluginSettings, ownsPolicy: b
   const hooks = {} as FastifyRampart;
   const base = {
     policy: rampart,
-    plugin: (fastify: FastifyInstance, settings: RampartPluginSettings = defaults) => {
-      requestId = settings.requestId === true;
-      return install(fastify, rampart, hooks, settings, viewOf, ownsPolicy);
+    // Fastify passes `{}` when registered without options: the settings given here win, over
+    // those given to createFastifyRampart.
+    plugin: (fastify: FastifyInstance, settings: RampartPluginSettings = {}) => {
+      const merged = { ...defaults, ...settings };
+      requestId = merged.requestId === true;
+      return install(fastify, rampart, hooks, merged, viewOf, ownsPolicy);
     },
     // The policy's own CORS is made when first read, so a policy without `cors` can be adapted.
     get cors() {
