@@ -58,6 +58,12 @@ const fileSchema = z.strictObject({
       authFailures: z.strictObject({ limit: positiveInt, window: duration }).optional(),
       /** Failed logins per account, and failed current-password checks per user. */
       accountFailures: z.strictObject({ limit: positiveInt, window: duration }).optional(),
+      /** `/healthz` and `/readyz`, per address, instead of the default rule. */
+      health: rateRule.optional(),
+      /** `/.well-known/jwks.json`, per address, instead of the default rule. */
+      jwks: rateRule.optional(),
+      /** `/metrics`, per address (its scraper), instead of the default rule. */
+      metrics: rateRule.optional(),
     })
     .optional(),
   tokens: z
@@ -137,6 +143,27 @@ export interface RateRuleConfig {
   onStoreError: 'local' | 'closed' | 'open';
 }
 
+/** How log lines are written: JSON, or short lines for a person (`auto`: pretty on a terminal). */
+export type LogFormatSetting = 'auto' | 'json' | 'pretty';
+
+/** The routes with limits of their own, instead of the default per-address rule. */
+export const OPERATIONAL_ROUTES = {
+  health: ['/healthz', '/readyz'],
+  jwks: ['/.well-known/jwks.json'],
+  metrics: ['/metrics'],
+} as const;
+
+/**
+ * Their default limits, per client address. Generous for health and JWKS, which load balancers
+ * and resource servers call often (many behind one NAT address); enough for a few Prometheus
+ * replicas scraping every 15 seconds on `/metrics`.
+ */
+export const OPERATIONAL_LIMITS = {
+  health: { limit: 1200, window: '1m' },
+  jwks: { limit: 600, window: '1m' },
+  metrics: { limit: 60, window: '1m' },
+} as const;
+
 export interface ServerConfig {
   port: number;
   host: string;
@@ -166,6 +193,8 @@ export interface ServerConfig {
     storeTimeoutMs: number;
     authFailures: { limit: number; windowMs: number };
     accountFailures: { limit: number; windowMs: number };
+    /** The limits of the operational routes (OPERATIONAL_ROUTES), each instead of `default`. */
+    operational: Record<keyof typeof OPERATIONAL_ROUTES, RateRuleConfig>;
   };
   tokens: {
     algorithm: 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
@@ -186,6 +215,8 @@ export interface ServerConfig {
   passwords: { minLength: number; preset: 'nist' | 'tutorial' };
   apiKeys: { prefix: string };
   logLevel: NonNullable<ConfigFile['logLevel']>;
+  /** `RAMPART_LOG_FORMAT` (`--log-format`): `json`, `pretty`, or `auto` (the default). */
+  logFormat: LogFormatSetting;
   /** Where password-reset mail goes: SMTP when `RAMPART_SMTP_URL` is set, else the data dir's outbox. */
   mail: { smtpUrl: string | undefined; from: string };
   /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
@@ -259,6 +290,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const configuredRoutes = new Set(rules.map((r) => r.route));
   const builtIn = DEFAULT_RATE_RULES.filter((r) => !configuredRoutes.has(r.route));
 
+  const operational = Object.fromEntries(
+    (Object.keys(OPERATIONAL_ROUTES) as Array<keyof typeof OPERATIONAL_ROUTES>).map((name) => {
+      const given = rl[name];
+      const rule: RateRuleConfig = {
+        name,
+        key: 'ip',
+        limit: given?.limit ?? OPERATIONAL_LIMITS[name].limit,
+        windowMs: parseDuration(given?.window ?? OPERATIONAL_LIMITS[name].window),
+        algorithm: given?.algorithm ?? 'sliding-window',
+        onStoreError: given?.onStoreError ?? 'local',
+      };
+      return [name, rule];
+    }),
+  ) as Record<keyof typeof OPERATIONAL_ROUTES, RateRuleConfig>;
+
+  const logFormat = env.RAMPART_LOG_FORMAT?.trim() || 'auto';
+  if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new ConfigError(
+      `RAMPART_LOG_FORMAT: expected json, pretty or auto, got ${JSON.stringify(logFormat)}`,
+    );
+  }
+
   const cors = file.cors ?? { origins: [] };
   if (cors.origins.includes('*') && cors.credentials) {
     throw new ConfigError(
@@ -299,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         limit: rl.accountFailures?.limit ?? RAMPART_DEFAULTS.accountFailures.limit,
         windowMs: parseDuration(rl.accountFailures?.window ?? RAMPART_DEFAULTS.accountFailures.window),
       },
+      operational,
     },
     tokens: {
       algorithm,
@@ -322,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     passwords: { minLength: file.passwords?.minLength ?? 8, preset: file.passwords?.preset ?? 'nist' },
     apiKeys: { prefix: file.apiKeys?.prefix ?? 'rk_live_' },
     logLevel: file.logLevel ?? 'info',
+    logFormat,
     mail: {
       smtpUrl: urlFromEnv(env, 'RAMPART_SMTP_URL', /^smtps?:$/),
       from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',
