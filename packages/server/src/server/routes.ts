@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
+import { homeRoutes } from './routes/home.ts';
 import { keyRoutes } from './routes/keys.ts';
 import type { Services } from './services.ts';
 
 /** Registers every API route of API.md. Each feature's routes live in their own module. */
 export async function registerRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  homeRoutes(app);
   authRoutes(app, services);
   keyRoutes(app, services);
   adminRoutes(app, services);
