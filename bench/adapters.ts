@@ -93,7 +93,7 @@ async function serve(variant: Variant): Promise<void> {
     const security = createExpressRampart(rampart);
     const app = express();
     app.disable('x-powered-by');
-    app.use(security.securityHeaders(), security.apiLimiter);
+    app.use(security.securityHeaders, security.apiLimiter);
     app.get('/bench-token', async (_req, res) => {
       res.json({ token: (await rampart.issueAccessToken({ sub: '123', role: 'admin' })).token });
     });

@@ -1,8 +1,9 @@
 /**
- * The library package as users get it: build, `npm pack` of `packages/rampart` alone, install
- * the tarball into a fresh project (where Node does not strip types: everything must be
- * JavaScript), check that it brought none of the server's drivers, framework, mailer, logger or
- * metrics client, type-check code against every export's `.d.ts`, and run the Express example.
+ * The library package as users get it: the tarball of `packages/rampart` alone (packed once per
+ * run, `test/harness/packages.ts`), installed into a fresh project (where Node does not strip
+ * types: everything must be JavaScript); it brings none of the server's drivers, framework,
+ * mailer, logger or metrics client, ships no source maps, type-checks code against every
+ * export's `.d.ts`, and runs the Express example.
  *
  * Needs package.json's `exports` to point at `dist/` and `files` to list it (see
  * docs/library.md, "Packaging"). Dependencies come from the local npm cache when it has them
@@ -16,6 +17,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
+import {
+  installedVersion,
+  npmInstall,
+  npmProject,
+  packedPackages,
+  tarballFiles,
+} from './harness/packages.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const LIBRARY = join(ROOT, 'packages/rampart');
@@ -26,12 +34,6 @@ function run(command: string, args: string[], cwd: string): string {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 240_000 });
   assert.equal(result.status, 0, `${command} ${args.join(' ')} failed:\n${result.stderr}\n${result.stdout}`);
   return result.stdout;
-}
-
-/** The version installed here, so npm finds it in the local cache. */
-function installed(name: string): string {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'));
-  return `${name}@${manifest.version as string}`;
 }
 
 test('the packed tarball installs, type-checks and runs the Express example', {
@@ -49,12 +51,8 @@ test('the packed tarball installs, type-checks and runs the Express example', {
     );
   }
   assert.ok(manifest.files?.includes('dist'), 'package.json "files" must list dist');
-  run(process.execPath, [join(LIBRARY, 'scripts/build.ts')], LIBRARY);
-
-  const [packed] = JSON.parse(
-    run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], LIBRARY),
-  ) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  const contents = new Set(packed!.files.map((file) => file.path));
+  const { library } = packedPackages();
+  const contents = new Set(tarballFiles(library));
   for (const base of ['index', 'adapters/express/index', 'adapters/fastify/index', 'adapters/hono/index']) {
     assert.ok(contents.has(`dist/${base}.js`), `tarball lacks dist/${base}.js`);
     assert.ok(contents.has(`dist/${base}.d.ts`), `tarball lacks dist/${base}.d.ts`);
@@ -64,30 +62,25 @@ test('the packed tarball installs, type-checks and runs the Express example', {
     [],
     'tests and TypeScript sources stay out of the tarball',
   );
+  // No source maps (tsconfig.build.json: sourceMap and declarationMap off): they would ship
+  // paths of the build machine and point at sources the tarball does not hold.
+  assert.deepEqual(
+    [...contents].filter((path) => path.endsWith('.map')),
+    [],
+    'the tarball ships no source maps',
+  );
+  const unpacked = join(work, 'unpacked');
+  mkdirSync(unpacked);
+  run('tar', ['-xzf', library, '-C', unpacked], work);
+  for (const path of [...contents].filter((p) => p.endsWith('.js') || p.endsWith('.d.ts'))) {
+    const text = readFileSync(join(unpacked, 'package', path), 'utf8');
+    assert.ok(!text.includes('sourceMappingURL'), `${path} names a source map`);
+  }
 
   const project = join(work, 'app');
-  mkdirSync(project);
-  writeFileSync(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'uses-rampart', private: true, type: 'module' }),
-  );
-  const npmInstall = (...specs: string[]) =>
-    run(
-      'npm',
-      [
-        'install',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        '--loglevel=error',
-        ...specs,
-      ],
-      project,
-    );
   // The tarball alone first: what it brings along is its own few dependencies, and none of
   // what only the server needs (the frameworks are optional peers).
-  npmInstall(join(work, packed!.filename));
+  npmProject(project, library);
   const tree = run('npm', ['ls', '--omit=dev', '--all', '--parseable'], project);
   for (const name of ['pg', 'ioredis', 'fastify', 'nodemailer', 'pino', 'prom-client']) {
     assert.ok(
@@ -97,12 +90,13 @@ test('the packed tarball installs, type-checks and runs the Express example', {
   }
   // Then the user's own choices.
   npmInstall(
-    installed('express'),
-    installed('fastify'),
-    installed('hono'),
-    installed('zod'),
-    installed('@types/express'),
-    installed('@types/node'),
+    project,
+    installedVersion('express'),
+    installedVersion('fastify'),
+    installedVersion('hono'),
+    installedVersion('zod'),
+    installedVersion('@types/express'),
+    installedVersion('@types/node'),
   );
 
   // The example, as a user writes it: it imports the package by name.
@@ -121,7 +115,7 @@ test('the packed tarball installs, type-checks and runs the Express example', {
       "import { createExpressRampart } from 'rampart/express';",
       "import { rampartPlugin } from 'rampart/fastify';",
       "import { createHonoRampart, type RampartEnv } from 'rampart/hono';",
-      "const rampart: Rampart = createRampart({ cors: { origins: ['https://app.example.com'] } });",
+      "const rampart: Rampart<'cors'> = createRampart({ cors: { origins: ['https://app.example.com'] } });",
       'export const pieces = [createExpressRampart(rampart), createHonoRampart(rampart), rampartPlugin];',
       "export type Env = RampartEnv['Variables']['principal'];",
     ].join('\n'),

@@ -20,10 +20,10 @@ export function createApp(options: ExampleOptions): ExampleApp {
   app.disable('x-powered-by');
 
   // Every response: security headers, CORS, the API limit (app.use(apiLimiter) in the tutorial).
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.use(security.securityHeaders, security.cors, security.apiLimiter, security.jsonBody);
 
   app.get('/api/protected', security.authenticateToken, (req, res) => {
-    const { userId, role } = req.principal!;
+    const { userId, role } = security.principal(req);
     res.json({ message: 'Access granted', user: { userId, role } });
   });
 
@@ -38,7 +38,7 @@ export function createApp(options: ExampleOptions): ExampleApp {
   });
 
   app.get('/api/data', security.validateApiKey('read'), (req, res) => {
-    res.json({ data: ['alpha', 'beta'], keyId: req.principal!.keyId });
+    res.json({ data: ['alpha', 'beta'], keyId: security.principal(req).keyId });
   });
 
   app.use(security.notFound, security.errorHandler);

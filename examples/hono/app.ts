@@ -15,22 +15,22 @@ export function createApp(options: ExampleOptions): ExampleApp {
   const security = createHonoRampart(policy.rampart);
   const app = new Hono<RampartEnv>();
 
-  app.use(security.securityHeaders(), security.cors(), security.apiLimiter, security.jsonBody());
+  app.use(security.securityHeaders, security.cors, security.apiLimiter, security.jsonBody);
 
   app.get('/api/protected', security.authenticateToken, (c) => {
-    const { userId, role } = c.get('principal')!;
+    const { userId, role } = c.get('principal');
     return c.json({ message: 'Access granted', user: { userId, role } });
   });
 
   app.post('/api/reset-password', security.sensitiveLimiter, (c) => c.json({ status: 'accepted' }, 202));
 
   app.post('/api/users', security.validateUserInput(userInput), (c) => {
-    const { email, name } = c.get('validated')!.body as { email: string; name: string };
+    const { email, name } = c.req.valid('json'); // validated and sanitized; the schema's output type
     return c.json({ email, name }, 201);
   });
 
   app.get('/api/data', security.validateApiKey('read'), (c) => {
-    return c.json({ data: ['alpha', 'beta'], keyId: c.get('principal')!.keyId });
+    return c.json({ data: ['alpha', 'beta'], keyId: c.get('principal').keyId });
   });
 
   app.notFound(security.notFound);

@@ -75,7 +75,7 @@ export async function expressApp(makePolicy: PolicyFactory): Promise<RunningApp>
   app.disable('x-powered-by');
   app.disable('etag');
   // The limit comes before CORS: a preflight is a request too, and it is counted.
-  app.use(security.securityHeaders(), security.apiLimiter, security.cors(), security.jsonBody());
+  app.use(security.securityHeaders, security.apiLimiter, security.cors, security.jsonBody);
   app.get('/api/protected', security.authenticateToken, (req, res) => {
     res.json({
       message: 'Access granted',
@@ -122,7 +122,7 @@ export async function fastifyApp(makePolicy: PolicyFactory): Promise<RunningApp>
   const app = Fastify();
   await app.register(rampartPlugin, { policy: rampart });
   app.addHook('onRequest', app.rampart.apiLimiter);
-  app.addHook('onRequest', app.rampart.cors());
+  app.addHook('onRequest', app.rampart.cors);
   app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({
     message: 'Access granted',
     user: { userId: request.principal!.userId, role: request.principal!.role },
@@ -168,7 +168,7 @@ export async function honoApp(makePolicy: PolicyFactory): Promise<RunningApp> {
   const security = createHonoRampart(rampart);
   const app = new Hono<RampartEnv>();
   // The limit comes before CORS: a preflight is a request too, and it is counted.
-  app.use(security.securityHeaders(), security.apiLimiter, security.cors(), security.jsonBody());
+  app.use(security.securityHeaders, security.apiLimiter, security.cors, security.jsonBody);
   app.get('/api/protected', security.authenticateToken, (c) => {
     const principal = c.get('principal')!;
     return c.json({ message: 'Access granted', user: { userId: principal.userId, role: principal.role } });

@@ -20,7 +20,12 @@ function postgresInstalled(): boolean {
   return onPath('initdb');
 }
 
-/** Each server the suite runs, the Debian package that ships it, and how to tell it is there. */
+/**
+ * Each server or tool the suite runs, the Debian package that ships it, and how to tell it is
+ * there: Redis and PostgreSQL for the stores; `promtool` (prometheus) checks `/metrics`;
+ * `curl` and `jq` run the docs' shell blocks; `script` (util-linux) gives `rampart serve` a
+ * pseudo-terminal for the banner test.
+ */
 const NEEDED: Array<{ pkg: string; present: () => boolean }> = [
   { pkg: 'redis-server', present: () => onPath('redis-server') },
   { pkg: 'postgresql', present: postgresInstalled },
@@ -29,6 +34,10 @@ const NEEDED: Array<{ pkg: string; present: () => boolean }> = [
   // Forward auth is tested through the real proxies (test/harness/proxies.ts).
   { pkg: 'nginx', present: () => onPath('nginx') || existsSync('/usr/sbin/nginx') },
   { pkg: 'caddy', present: () => onPath('caddy') },
+  { pkg: 'prometheus', present: () => onPath('promtool') },
+  { pkg: 'curl', present: () => onPath('curl') },
+  { pkg: 'jq', present: () => onPath('jq') },
+  { pkg: 'util-linux', present: () => onPath('script') },
 ];
 
 /**

@@ -20,6 +20,8 @@ export type {
   KeyDecision,
   KeyHasher,
   KeyHasherOptions,
+  MemoryApiKeyStore,
+  MemoryApiKeyStoreOptions,
   PublicApiKey,
   VerificationCache,
 } from './api-keys/index.ts';
@@ -33,11 +35,22 @@ export {
   createVerificationCache,
   DEFAULT_API_KEY_PREFIX,
   isWellFormedApiKey,
+  memoryApiKeyStore,
   toPublicKey,
 } from './api-keys/index.ts';
 // Security events --------------------------------------------------------------------------------
-export type { AuditRecorder, AuditRecorderOptions, SecurityEventInput } from './audit/index.ts';
-export { createAuditRecorder, scrub } from './audit/index.ts';
+export type {
+  AuditEvent,
+  AuditEventType,
+  AuditOutcome,
+  AuditPage,
+  AuditQuery,
+  AuditRecorder,
+  AuditRecorderOptions,
+  AuditStore,
+  SecurityEventInput,
+} from './audit/index.ts';
+export { createAuditRecorder, memoryAuditStore, scrub } from './audit/index.ts';
 // Errors and answers ---------------------------------------------------------------------------
 export type { ErrorCode, FieldError, Problem, RampartErrorOptions } from './errors.ts';
 export { ERROR_CODES, isErrorCode, problemType, RampartError, toProblem } from './errors.ts';
@@ -48,7 +61,7 @@ export type { Cors, CorsDecision, CorsOptions, CorsRequest } from './http/cors.t
 export { CORS_DEFAULTS, createCors } from './http/cors.ts';
 export { parseJsonBody } from './http/json-body.ts';
 export type { HttpAnswer } from './http/problem.ts';
-export { PROBLEM_CONTENT_TYPE, problemAnswer, toRampartError } from './http/problem.ts';
+export { CHALLENGE, PROBLEM_CONTENT_TYPE, problemAnswer, REALM, toRampartError } from './http/problem.ts';
 export type { RequestTarget } from './http/request-target.ts';
 export { parseRequestTarget } from './http/request-target.ts';
 export type { SecurityHeadersOptions } from './http/security-headers.ts';
@@ -61,24 +74,40 @@ export { isAllowed } from './policy/principal.ts';
 export type {
   AcceptedCredential,
   ApiKeyLookup,
+  ApiKeySteps,
   ApiKeysOptions,
+  Attempt,
+  AttemptDecision,
+  AttemptsOptions,
   AuthDecision,
   AuthenticateOptions,
   AuthFailureOptions,
+  CapabilitiesOf,
+  Capability,
+  CorsSteps,
   Decision,
   ForwardedDecision,
   ForwardedOptions,
   JsonBodyDecision,
   JwtOptions,
+  OptionsWith,
   Rampart,
+  RampartCore,
   RampartOptions,
   RampartRateLimitOptions,
   RateLimitRule,
+  RateLimitState,
   Refusal,
   RequestView,
+  RouteEvent,
   SecurityEvent,
+  SigningSteps,
   Step,
+  TokenSteps,
+  TokenVerifier,
+  ValidatedOutput,
   ValidatedParts,
+  ValidatePart,
   ValidateSchemas,
   ValidationDecision,
 } from './policy/rampart.ts';
@@ -90,11 +119,21 @@ export type {
   AddressLists,
   AddressRestriction,
   DynamicAddressEntry,
+  KeyBy,
+  MemoryRateLimitStore,
+  MemoryRateLimitStoreOptions,
   RateLimiter,
   RateLimiterOptions,
+  RateLimitRequest,
   RateLimitResult,
   RateLimitRuleOptions,
   RateLimitStore,
+  RedisClientOptions,
+  RedisRateLimitStoreOptions,
+  RedisScriptClient,
+  ResilientStore,
+  ResilientStoreOptions,
+  StoreErrorPolicy,
 } from './rate-limit/index.ts';
 export {
   createAddressLists,
@@ -103,6 +142,7 @@ export {
   rateLimitHeaders,
   redisClientOptions,
   redisRateLimitStore,
+  resilientStore,
   routeCosts,
 } from './rate-limit/index.ts';
 // Tokens -----------------------------------------------------------------------------------------
@@ -115,46 +155,83 @@ export type {
   AccessTokenResult,
   AccessTokenVerifier,
   AccessTokenVerifierOptions,
+  ClaimMapping,
+  ClaimPath,
+  ExternalPrincipal,
   IdentityTokenInput,
   IdentityTokenIssuer,
   IdentityTokenIssuerOptions,
   IssuedAccessToken,
+  IssuerAlgorithm,
+  IssuerHealth,
+  IssuerTokenClaims,
+  IssuerTokenFailure,
+  IssuerTokenResult,
+  IssuerVerifier,
+  IssuerVerifierOptions,
+  KeyFetchOptions,
   KeyRing,
   KeyRingOptions,
   KeyRingSource,
   PublicJwks,
   SigningAlgorithm,
   SigningKeyRecord,
+  TrustedIssuer,
 } from './tokens/index.ts';
 export {
   ACCESS_TOKEN_TYPE,
   createAccessTokenIssuer,
   createAccessTokenVerifier,
   createIdentityTokenIssuer,
+  createIssuerVerifier,
   createKeyRing,
   generateSigningKey,
   hs256SigningKey,
   IDENTITY_TOKEN_TYPE,
+  ISSUER_ALGORITHMS,
   SIGNING_ALGORITHMS,
 } from './tokens/index.ts';
 // Validation -------------------------------------------------------------------------------------
 export type {
   CompiledJsonSchema,
+  EmailCode,
+  EmailOptions,
   JsonSchemaError,
+  NameCode,
+  NameOptions,
+  PasswordCode,
   PasswordOptions,
+  RichTextCode,
+  RichTextOptions,
+  RuleResult,
+  RuleSchema,
+  RuleValidator,
   StandardSchemaV1,
+  StandardSchemaV1InferInput,
+  StandardSchemaV1InferOutput,
+  StandardSchemaV1Issue,
+  StandardSchemaV1Result,
   ValidationResult,
 } from './validation/index.ts';
 export {
   checkEmail,
   checkName,
   checkPassword,
+  checkRichText,
+  emailRule,
+  emailRuleWith,
   emailSchema,
   jsonSchema,
+  nameRule,
+  nameRuleWith,
   nameSchema,
+  passwordRule,
   passwordSchema,
+  richTextRule,
+  richTextRuleWith,
   richTextSchema,
   sanitizeRichText,
+  standardRule,
   tutorialPasswordPolicy,
   validate,
   validateSync,

@@ -24,6 +24,8 @@ export type { KeyHasher, KeyHasherOptions } from './hashing.ts';
 export { createKeyHasher, MIN_PEPPER_BYTES } from './hashing.ts';
 export type { LastUsedBatcher, LastUsedBatcherOptions } from './last-used.ts';
 export { createLastUsedBatcher } from './last-used.ts';
+export type { MemoryApiKeyStore, MemoryApiKeyStoreOptions } from './memory-store.ts';
+export { memoryApiKeyStore } from './memory-store.ts';
 export type {
   ApiKeyCredits,
   ApiKeyIssuer,

@@ -9,13 +9,28 @@ export interface HttpAnswer {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
-/** The problem+json answer for a RampartError (RFC 9457), with the error's own headers. */
+/** The protection space of Rampart's challenges (RFC 9110 §11.5). */
+export const REALM = 'rampart';
+
+/** RFC 6750 §3: the challenge for a request that carried no credentials. */
+export const CHALLENGE = `Bearer realm="${REALM}"`;
+
+/**
+ * The problem+json answer for a RampartError (RFC 9457), with the error's own headers. A 401
+ * always carries `WWW-Authenticate` (RFC 9110 §15.5.2: the server MUST send one): the error's
+ * own challenge, or Rampart's Bearer challenge when the thrower gave none (a route's own
+ * `UNAUTHENTICATED`, a framework's 401).
+ */
 export function problemAnswer(error: RampartError, requestId?: string): HttpAnswer {
-  return {
-    status: error.status,
-    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...error.headers },
-    body: toProblem(error, requestId),
-  };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE, ...error.headers };
+  if (error.status === 401 && !hasHeader(headers, 'www-authenticate'))
+    headers['www-authenticate'] = CHALLENGE;
+  return { status: error.status, headers, body: toProblem(error, requestId) };
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  for (const key in headers) if (key.toLowerCase() === name) return true;
+  return false;
 }
 
 /**

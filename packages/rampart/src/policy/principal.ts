@@ -1,4 +1,5 @@
 import { RampartError } from '../errors.ts';
+import { CHALLENGE } from '../http/problem.ts';
 import type { AccessTokenResult } from '../tokens/access-token.ts';
 
 /** Who is calling, once authenticated. Framework-free: adapters attach it to their request. */
@@ -29,10 +30,7 @@ export interface Principal {
   sessionId?: string;
 }
 
-export const REALM = 'rampart';
-
-/** RFC 6750 §3: the challenge for a request that carried no credentials. */
-export const CHALLENGE = `Bearer realm="${REALM}"`;
+export { CHALLENGE, REALM } from '../http/problem.ts';
 
 /** 401: no credentials at all. */
 export function unauthenticated(): RampartError {

@@ -26,6 +26,7 @@ import { type ForwardedDecision, type ForwardedOptions, forwardedRequest } from 
 import { type JsonBodyInput, jsonBodyConfig } from './json-request.ts';
 import {
   isObject,
+  type JwtOptions,
   knownKeys,
   OPTION_KEYS,
   optionalFunction,
@@ -38,7 +39,7 @@ import {
 import { insufficientScope } from './principal.ts';
 import { corsStep, errorAnswer, notFound, readJson, screen } from './steps/http.ts';
 import { type AttemptsOptions, attemptsStep, rateLimitStep } from './steps/rate-limit.ts';
-import { type ValidateSchemas, validateStep } from './steps/validate.ts';
+import { type ValidatedOutput, type ValidateSchemas, validateStep } from './steps/validate.ts';
 import type {
   AttemptDecision,
   AuthDecision,
@@ -65,7 +66,7 @@ export type {
   TokenVerifier,
 } from './options.ts';
 export type { AttemptsOptions } from './steps/rate-limit.ts';
-export type { ValidateSchemas } from './steps/validate.ts';
+export type { ValidatedOutput, ValidatePart, ValidateSchemas } from './steps/validate.ts';
 export type {
   Attempt,
   AttemptDecision,
@@ -101,18 +102,78 @@ export interface RateLimitState {
   readonly addresses: AddressLists;
 }
 
-/** The compiled policy: framework-free steps. */
-export interface Rampart {
+/**
+ * What a policy can do beyond its always-present steps, by the options it was given:
+ * `'jwt'` (the `jwt` option: `authenticateToken`), `'signing'` (`jwt.secret` or `jwt.ring`:
+ * `issueAccessToken`), `'apiKeys'` (the `apiKeys` option: `validateApiKey`) and `'cors'` (the
+ * `cors` option: `cors()` without options, and the adapters' ready `cors` middleware).
+ */
+export type Capability = 'jwt' | 'signing' | 'apiKeys' | 'cors';
+
+/**
+ * The capabilities options of these keys give: `P` are the keys of the options object, `J`
+ * those of its `jwt` object (what `createRampart` infers from the object it is given).
+ */
+export type CapabilitiesOf<P extends PropertyKey, J extends PropertyKey> =
+  | ('jwt' extends P ? 'jwt' : never)
+  // No `jwt` keys known (options typed as the wide `RampartOptions`): it may sign.
+  | ('jwt' extends P
+      ? [J] extends [never]
+        ? 'signing'
+        : 'secret' extends J
+          ? 'signing'
+          : 'ring' extends J
+            ? 'signing'
+            : never
+      : never)
+  | ('apiKeys' extends P ? 'apiKeys' : never)
+  | ('cors' extends P ? 'cors' : never);
+
+/**
+ * `RampartOptions`, as `createRampart` (and the adapters) take them: the same checks, and the
+ * keys given (`P`, and `J` of `jwt`) are read by the types to know which steps exist.
+ */
+export type OptionsWith<P extends keyof RampartOptions, J extends keyof JwtOptions> = RampartOptions & {
+  [K in P]?: K extends 'jwt' ? JwtOptions & { [L in J]?: unknown } : unknown;
+};
+
+/** The steps of a policy with `jwt`. */
+export interface TokenSteps {
+  /** `authenticate({ accept: 'bearer' })`: the tutorial's `authenticateToken`. */
+  readonly authenticateToken: Step<AuthDecision>;
+}
+
+/** The step of a policy with a signing key (`jwt.secret` or `jwt.ring`). */
+export interface SigningSteps {
+  /** Issues an access token: `{ sub, role, scopes? }`. */
+  issueAccessToken(input: AccessTokenInput): Promise<IssuedAccessToken>;
+}
+
+/** The step of a policy with `apiKeys`. */
+export interface ApiKeySteps {
+  /** `authenticate({ accept: 'apiKey', scopes: [permission] })`: the tutorial's `validateApiKey`. */
+  validateApiKey(permission?: string | readonly string[]): Step<AuthDecision>;
+}
+
+/** The step of a policy with `cors`. */
+export interface CorsSteps {
+  /** A CORS step on the policy's `cors` option, or on the options given here. */
+  cors(options?: CorsOptions): (view: RequestView) => Decision;
+}
+
+/** The steps every policy has, whatever its options. */
+export interface RampartCore<C extends Capability = Capability> {
+  /**
+   * For the types only, never set: what this policy was configured with, so that adapters
+   * given the policy know which of its steps exist.
+   */
+  readonly '~capabilities'?: C;
   /**
    * A step that requires a credential (RFC 6750 answers: 401 none or bad, 403 missing scope or
    * role, 429 when the address is over its failed-authentication budget).
    * @throws TypeError at creation when `accept` names a credential that is not configured.
    */
   authenticate(options?: AuthenticateOptions): Step<AuthDecision>;
-  /** `authenticate({ accept: 'bearer' })`: the tutorial's `authenticateToken`. */
-  readonly authenticateToken: Step<AuthDecision>;
-  /** `authenticate({ accept: 'apiKey', scopes: [permission] })`: the tutorial's `validateApiKey`. */
-  validateApiKey(permission?: string | readonly string[]): Step<AuthDecision>;
   /** A step that counts the request against the rules (429 with `Retry-After` when over). */
   rateLimit(rules: RateLimitRule | readonly RateLimitRule[]): Step<Decision>;
   /** 100 requests per 15 minutes per client (`rateLimit.api`). */
@@ -125,9 +186,9 @@ export interface Rampart {
    */
   attempts(options?: AttemptsOptions): Step<AttemptDecision>;
   /** A step that validates body, query and params (400 `VALIDATION_FAILED` with field errors). */
-  validate(schemas: ValidateSchemas): Step<ValidationDecision>;
-  /** A CORS step: headers to add, or the preflight's 204 answer. Options default to `options.cors`. */
-  cors(options?: CorsOptions): (view: RequestView) => Decision;
+  validate<S extends ValidateSchemas>(schemas: S): Step<ValidationDecision<ValidatedOutput<S>>>;
+  /** A CORS step: headers to add, or the preflight's 204 answer. */
+  cors(options: CorsOptions): (view: RequestView) => Decision;
   /** The security headers for every response. Options default to `options.securityHeaders`. */
   securityHeaders(options?: SecurityHeadersOptions): Readonly<Record<string, string>>;
   /**
@@ -158,14 +219,25 @@ export interface Rampart {
   notFound(view?: RequestView, allow?: string): HttpAnswer;
   /** The rate-limit state: the shared store, refused keys, unblocking. */
   readonly limits: RateLimitState;
-  /**
-   * Issues an access token (with `jwt.secret` or a `jwt.ring`): `{ sub, role, scopes? }`.
-   * @throws TypeError when no signing key is configured.
-   */
-  issueAccessToken(input: AccessTokenInput): Promise<IssuedAccessToken>;
   /** Stops the timers and closes the stores Rampart made. */
   close(): Promise<void>;
 }
+
+/**
+ * The compiled policy: framework-free steps. `C` says which optional steps exist (see
+ * {@link Capability}); `Rampart` alone is a policy of unknown options, typed with all of
+ * them (each still checks at run time, with a TypeError naming the missing option).
+ *
+ * @example
+ * const rampart = createRampart({ jwt: { secret, issuer, audience } }); // Rampart<'jwt' | 'signing'>
+ * rampart.authenticateToken; // a step
+ * rampart.validateApiKey;    // a type error: no `apiKeys` option
+ */
+export type Rampart<C extends Capability = Capability> = RampartCore<C> &
+  ('jwt' extends C ? TokenSteps : unknown) &
+  ('signing' extends C ? SigningSteps : unknown) &
+  ('apiKeys' extends C ? ApiKeySteps : unknown) &
+  ('cors' extends C ? CorsSteps : unknown);
 
 const BRAND = Symbol.for('rampart.policy');
 
@@ -183,6 +255,9 @@ const BRAND = Symbol.for('rampart.policy');
  * const decision = await rampart.authenticateToken(view);
  * if (!decision.ok) return send(decision.answer); // 401 with WWW-Authenticate, problem+json
  */
+export function createRampart<P extends keyof RampartOptions = never, J extends keyof JwtOptions = never>(
+  options?: OptionsWith<P, J>,
+): Rampart<CapabilitiesOf<P, J>>;
 export function createRampart(options: RampartOptions = {}): Rampart {
   if (!isObject(options)) throw new TypeError('createRampart: expected an options object');
   knownKeys(options, OPTION_KEYS, 'createRampart');
@@ -246,8 +321,8 @@ export function createRampart(options: RampartOptions = {}): Rampart {
       return once('sensitiveLimiter', () => rateLimitStep(ctx, sensitiveRule, 'rateLimit.sensitive'));
     },
     attempts: (attemptOptions) => attemptsStep(ctx, attemptOptions),
-    validate: (schemas) => validateStep(ctx, schemas),
-    cors(corsOptions) {
+    validate: (schemas) => validateStep(ctx, schemas) as never,
+    cors(corsOptions?: CorsOptions) {
       const given = corsOptions ?? defaultCors;
       if (given === undefined)
         throw new TypeError('cors.origins: pass { origins } here or in createRampart({ cors })');

@@ -73,7 +73,7 @@ export interface ValidatedParts {
 }
 
 /** The decision of a validation step: the schemas' output when it passed. */
-export type ValidationDecision = Decision<{ readonly value: ValidatedParts }>;
+export type ValidationDecision<V extends ValidatedParts = ValidatedParts> = Decision<{ readonly value: V }>;
 
 /** The decision of reading a JSON body: the parsed value (`undefined` for no body). */
 export type JsonBodyDecision = Decision<{ readonly value: unknown }>;

@@ -500,7 +500,10 @@ test('the per-provider configurations in docs/tokens.md are accepted as written'
   const { readFile } = await import('node:fs/promises');
   const docs = await readFile(new URL('../../../../docs/tokens.md', import.meta.url), 'utf8');
   const section = docs.slice(docs.indexOf('### Per provider'), docs.indexOf('## Refresh tokens'));
-  const blocks = [...section.matchAll(/```ts\n(\{[\s\S]*?\})\n```/g)].map((match) => match[1]!);
+  // Each block is a module: `export const auth0: TrustedIssuer = { … };` (docs/ blocks run).
+  const blocks = [...section.matchAll(/```ts\n[\s\S]*?: TrustedIssuer = (\{[\s\S]*?\});\n```/g)].map(
+    (match) => match[1]!,
+  );
   assert.equal(blocks.length, 4, 'Auth0, Keycloak, Cognito, Entra');
   for (const block of blocks) {
     // The blocks are object literals with comments: plain JavaScript.

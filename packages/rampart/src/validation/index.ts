@@ -1,6 +1,7 @@
 /**
  * The validation domain: `validate()` for any Standard Schema, and the email, password, name
- * and rich-text rules, each as a pure function and as a zod schema. Framework-free.
+ * and rich-text rules, each as a pure function, as a Standard Schema (`emailRule`, …) and as a
+ * zod schema (`emailSchema`, …). Framework-free.
  */
 
 export type { EmailCode, EmailOptions } from './email.ts';
@@ -21,6 +22,17 @@ export type { RichTextCode, RichTextOptions } from './rich-text.ts';
 export { checkRichText, richTextSchema, sanitizeRichText } from './rich-text.ts';
 export type { RuleResult, RuleSchema } from './rule.ts';
 export { ruleSchema } from './rule.ts';
+export type { RuleValidator } from './standard-rules.ts';
+export {
+  emailRule,
+  emailRuleWith,
+  nameRule,
+  nameRuleWith,
+  passwordRule,
+  richTextRule,
+  richTextRuleWith,
+  standardRule,
+} from './standard-rules.ts';
 export type {
   StandardSchemaV1,
   StandardSchemaV1FailureResult,

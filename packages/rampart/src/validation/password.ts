@@ -86,7 +86,8 @@ const NIST_MIN_MAXIMUM = 64;
 const MIN_CONTEXT_PIECE = 4;
 const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]+/u;
 
-interface ResolvedPasswordOptions {
+/** Password options with their defaults, checked (`resolvePasswordOptions`). */
+export interface ResolvedPasswordOptions {
   minLength: number;
   maxLength: number;
   maxBytes: number;
@@ -110,7 +111,7 @@ export function checkPassword(
   input: unknown,
   options: PasswordOptions = {},
 ): RuleResult<string, PasswordCode> {
-  return checkResolved(input, resolveOptions(options));
+  return checkResolvedPassword(input, resolvePasswordOptions(options));
 }
 
 /**
@@ -123,8 +124,8 @@ export function checkPassword(
  * const signup = z.object({ email: emailSchema, password: passwordSchema({ minLength: 12 }) });
  */
 export function passwordSchema(options: PasswordOptions = {}): RuleSchema {
-  const resolved = resolveOptions(options);
-  return ruleSchema((input) => checkResolved(input, resolved));
+  const resolved = resolvePasswordOptions(options);
+  return ruleSchema((input) => checkResolvedPassword(input, resolved));
 }
 
 /**
@@ -150,7 +151,11 @@ export function isCommonPassword(password: string): boolean {
   return commonPasswords().has(normalizePassword(password).toLowerCase());
 }
 
-function checkResolved(input: unknown, options: ResolvedPasswordOptions): RuleResult<string, PasswordCode> {
+/** `checkPassword` with options resolved once (`passwordSchema`, `passwordRule`). */
+export function checkResolvedPassword(
+  input: unknown,
+  options: ResolvedPasswordOptions,
+): RuleResult<string, PasswordCode> {
   if (typeof input !== 'string') return refuse('invalid_type', 'The password must be a string');
   // UTF-8 never takes fewer bytes than UTF-16 code units, so the cheap length test comes first.
   if (input.length > options.maxBytes || Buffer.byteLength(input, 'utf8') > options.maxBytes) {
@@ -184,7 +189,11 @@ function checkResolved(input: unknown, options: ResolvedPasswordOptions): RuleRe
   return { ok: true, value: password };
 }
 
-function resolveOptions(options: PasswordOptions): ResolvedPasswordOptions {
+/**
+ * Checks password options once and fills in the defaults.
+ * @throws TypeError naming the option when `options` is invalid.
+ */
+export function resolvePasswordOptions(options: PasswordOptions): ResolvedPasswordOptions {
   // `??` rather than a spread, so an explicit `undefined` also means "the default".
   const maxLength = assertLimit('maxLength', options.maxLength ?? DEFAULTS.maxLength, NIST_MIN_MAXIMUM);
   const minLength = assertLimit('minLength', options.minLength ?? DEFAULTS.minLength, 1, maxLength);

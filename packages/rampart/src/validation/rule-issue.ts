@@ -17,3 +17,24 @@ export interface RuleIssueMark {
   readonly code: string;
   readonly message: string;
 }
+
+/** The most rule messages remembered (they depend on options only, so a few dozen in practice). */
+const MAX_RULE_MESSAGES = 1_000;
+const RULE_MESSAGES = new Map<string, string>();
+
+/**
+ * Remembers a message a Rampart rule refused with, and its code. A rule used inside another
+ * schema library (ArkType embeds a Standard Schema, Valibot and zod through a transform) loses
+ * its mark on the way: the library makes its own issue and keeps only our message. Such a
+ * message is still ours, made from options and never from the submitted value, so
+ * `validate()` may pass it through and give back the rule's code.
+ */
+export function rememberRuleMessage(code: string, message: string): void {
+  if (RULE_MESSAGES.has(message) || RULE_MESSAGES.size >= MAX_RULE_MESSAGES) return;
+  RULE_MESSAGES.set(message, code);
+}
+
+/** The code of a message a Rampart rule refused with, if `message` is exactly one of them. */
+export function ruleCodeOfMessage(message: unknown): string | undefined {
+  return typeof message === 'string' ? RULE_MESSAGES.get(message) : undefined;
+}

@@ -10,7 +10,7 @@
 
 import type { FieldError } from '../errors.ts';
 import { endsAtFaultyKey, ISSUE_WORDING, issueKind, issueParts } from './issue-wording.ts';
-import { RULE_ISSUE, type RuleIssueMark } from './rule-issue.ts';
+import { RULE_ISSUE, type RuleIssueMark, ruleCodeOfMessage } from './rule-issue.ts';
 
 import type {
   StandardSchemaV1,
@@ -168,8 +168,16 @@ function toValidationResult<Output>(
 function toFieldError(issue: StandardSchemaV1Issue, vendor: string): FieldError {
   const path = jsonPointer(endsAtFaultyKey(vendor, issue) ? issue.path?.slice(0, -1) : issue.path);
   const { code, params } = issue as { code?: unknown; params?: Record<PropertyKey, unknown> };
-  const mark = params?.[RULE_ISSUE] as RuleIssueMark | undefined;
-  if (code === 'custom' && isRuleIssueMark(mark)) return { path, code: mark.code, message: mark.message };
+  // A rule's issue: zod's `custom` issue of `ruleSchema`, or a Standard Schema rule's own.
+  const mark = (params?.[RULE_ISSUE] ?? (issue as { [RULE_ISSUE]?: unknown })[RULE_ISSUE]) as
+    | RuleIssueMark
+    | undefined;
+  if ((code === 'custom' || vendor === 'rampart') && isRuleIssueMark(mark)) {
+    return { path, code: mark.code, message: mark.message };
+  }
+  // A rule's issue remade by another library (ArkType embedding the rule): our own message.
+  const ruleCode = ruleCodeOfMessage(issue.message);
+  if (ruleCode !== undefined) return { path, code: ruleCode, message: issue.message };
   const wording = ISSUE_WORDING[issueKind(vendor, issue)];
   const authorCode = params?.code;
   if (

@@ -3,8 +3,8 @@
  * one rule for failures (usage mistakes exit 2 with "did you mean", other failures exit 1,
  * each with one clear line on stderr).
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../server/config.ts';
+import { serverVersion } from '../server/version.ts';
 import { parseFlags, wantsHelp } from './args.ts';
 import { AUDIT_COMMAND } from './audit.ts';
 import type { Command, Io } from './command.ts';
@@ -23,10 +23,7 @@ import { USERS_COMMAND } from './users.ts';
 
 /** The package's version (src/cli and dist/cli both sit two folders below package.json). */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  return serverVersion();
 }
 
 const SHELLS = ['bash', 'zsh'] as const;

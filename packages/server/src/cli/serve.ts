@@ -13,14 +13,19 @@ import { UsageError } from './output.ts';
 
 export const SERVE_USAGE = `Usage:
   rampart serve [--port <port>] [--host <address>] [--data-dir <dir>] [--config <file.json>]
+                [--log-format json|pretty]
 
-Runs the Rampart server until SIGTERM or SIGINT (in-flight requests finish first).
+Runs the Rampart server until SIGTERM or SIGINT (in-flight requests finish first). On a
+terminal it prints where it listens, where the data dir and the admin key are, and what to
+try next, then short log lines; elsewhere it logs one JSON line per event.
 
 Options:
   --port <port>       listen port, 0 for any free one          (env PORT, default 8080)
   --host <address>    listen address                           (env HOST, default 127.0.0.1)
   --data-dir <dir>    SQLite database, signing keys, pepper     (env RAMPART_DATA_DIR, default ./data)
   --config <file>     the JSON config file (README, Configuration)  (env RAMPART_CONFIG)
+  --log-format <fmt>  json, or pretty (with the banner)         (env RAMPART_LOG_FORMAT, default:
+                      pretty on a terminal, json otherwise)
 
 Precedence: a flag wins over its environment variable, which wins over the config file.
 Everything else (DATABASE_URL, REDIS_URL, RAMPART_API_KEY_PEPPER, TLS, SMTP, …) comes from the
@@ -33,6 +38,7 @@ export const SERVE_OPTIONS = {
   host: { type: 'string', value: '<address>' },
   'data-dir': { type: 'string', value: '<dir>', complete: 'directory' },
   config: { type: 'string', value: '<file>', complete: 'file' },
+  'log-format': { type: 'string', value: '<format>', choices: ['json', 'pretty'] },
 } as const;
 
 /** The environment variable each flag of serve (and doctor) stands for. */
@@ -41,6 +47,7 @@ const VARIABLE: Record<keyof typeof SERVE_OPTIONS, string> = {
   host: 'HOST',
   'data-dir': 'RAMPART_DATA_DIR',
   config: 'RAMPART_CONFIG',
+  'log-format': 'RAMPART_LOG_FORMAT',
 };
 
 /**

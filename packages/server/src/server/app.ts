@@ -16,6 +16,7 @@ import { frameworkErrors, rampartPlugin } from 'rampart/fastify';
 import { newId } from 'rampart/internal/lib/ids.ts';
 import { z } from 'zod';
 import type { ServerConfig } from './config.ts';
+import { type LineSink, type LogFormat, prettySink } from './log-format.ts';
 import type { Metrics } from './metrics.ts';
 import { collectRoutes, routeDoc } from './openapi.ts';
 import { redactUrl } from './request-log.ts';
@@ -38,6 +39,19 @@ export interface Readiness {
  */
 const stdoutLog = pino.destination({ dest: 1, sync: false, minLength: 0 });
 
+/**
+ * Where the log goes in this format: stdout as it is (JSON), or through the pretty formatter.
+ * Anything else written to stdout (the banner) goes through `writeOut`, in order with the log.
+ */
+export function logDestination(format: LogFormat, color: boolean): LineSink {
+  return format === 'pretty' ? prettySink(stdoutLog, color) : stdoutLog;
+}
+
+/** Writes text to stdout in order with the (asynchronously written) log lines. */
+export function writeOut(text: string): void {
+  stdoutLog.write(text);
+}
+
 /** Writes out buffered log lines (graceful stop). */
 export function flushLog(): void {
   try {
@@ -50,16 +64,21 @@ export function flushLog(): void {
 export interface AppOptions {
   config: ServerConfig;
   rampart: Rampart;
-  /** The address-keyed and body-keyed limit rules (the identity-keyed ones run after authentication). */
-  limits: { byAddress: RateLimitRule[]; byBody: RateLimitRule[] };
+  /**
+   * The address-keyed and body-keyed limit rules (the identity-keyed ones run after
+   * authentication), and the operational routes' own rules, each instead of `byAddress`.
+   */
+  limits: {
+    byAddress: RateLimitRule[];
+    byBody: RateLimitRule[];
+    operational: ReadonlyArray<{ routes: readonly string[]; rule: RateLimitRule }>;
+  };
   metrics: Metrics;
   readiness: Readiness[];
   /** Where JSON log lines go; stdout by default. */
-  logStream?: Writable;
+  logStream?: Writable | LineSink;
 }
 
-/** Routes a load balancer probes: never limited. */
-const UNLIMITED = new Set(['/healthz', '/readyz']);
 /** A client's own request id, kept as a separate correlation field when it is well formed. */
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
@@ -142,17 +161,26 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (typeof inbound === 'string' && CORRELATION_ID.test(inbound)) request.correlationId = inbound;
   });
   const byAddress = app.rampart.asHook(addressLimit);
+  // Health, JWKS and metrics have limits of their own, so that a load balancer, the resource
+  // servers fetching keys and the scraper neither spend nor are refused by the API's budget.
+  const operational = new Map<string, ReturnType<typeof app.rampart.rateLimit>>();
+  for (const { routes, rule } of limits.operational) {
+    const step = app.rampart.rateLimit(rule);
+    for (const route of routes) operational.set(route, step);
+  }
   app.addHook('onRequest', async (request, reply) => {
-    if (UNLIMITED.has(request.routeOptions.url ?? '') || request.routeOptions.config.addressLimit === false)
-      return;
+    const own = operational.get(request.routeOptions.url ?? '');
+    if (own !== undefined) return own(request, reply);
+    // Routes whose inner calls count instead (the console's pages and relay).
+    if (request.routeOptions.config.addressLimit === false) return;
     return byAddress(request, reply);
   });
-  app.addHook('onRequest', app.rampart.screen());
-  app.addHook('onRequest', app.rampart.cors());
+  app.addHook('onRequest', app.rampart.screen);
+  app.addHook('onRequest', app.rampart.cors);
   if (limits.byBody.length > 0) {
     const byBody = app.rampart.rateLimit(limits.byBody);
     app.addHook('preValidation', async (request, reply) => {
-      if (!UNLIMITED.has(request.routeOptions.url ?? '')) return byBody(request, reply);
+      if (!operational.has(request.routeOptions.url ?? '')) return byBody(request, reply);
     });
   }
 

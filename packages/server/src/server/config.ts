@@ -95,6 +95,12 @@ const fileSchema = z.strictObject({
         )
         .max(1000)
         .optional(),
+      /** `/healthz` and `/readyz`, per address, instead of the default rule. */
+      health: rateRule.optional(),
+      /** `/.well-known/jwks.json`, per address, instead of the default rule. */
+      jwks: rateRule.optional(),
+      /** `/metrics`, per address (its scraper), instead of the default rule. */
+      metrics: rateRule.optional(),
     })
     .optional(),
   /** Verification counts per key and identity (`GET /v1/keys/{id}/usage`). */
@@ -205,6 +211,26 @@ export interface RateRuleConfig {
 
 /** An address-list entry as the file has it. */
 export type AddressEntryConfig = z.infer<typeof addressEntry>;
+/** How log lines are written: JSON, or short lines for a person (`auto`: pretty on a terminal). */
+export type LogFormatSetting = 'auto' | 'json' | 'pretty';
+
+/** The routes with limits of their own, instead of the default per-address rule. */
+export const OPERATIONAL_ROUTES = {
+  health: ['/healthz', '/readyz'],
+  jwks: ['/.well-known/jwks.json'],
+  metrics: ['/metrics'],
+} as const;
+
+/**
+ * Their default limits, per client address. Generous for health and JWKS, which load balancers
+ * and resource servers call often (many behind one NAT address); enough for a few Prometheus
+ * replicas scraping every 15 seconds on `/metrics`.
+ */
+export const OPERATIONAL_LIMITS = {
+  health: { limit: 1200, window: '1m' },
+  jwks: { limit: 600, window: '1m' },
+  metrics: { limit: 60, window: '1m' },
+} as const;
 
 export interface ServerConfig {
   port: number;
@@ -240,6 +266,8 @@ export interface ServerConfig {
     allow: AddressEntryConfig[];
     deny: AddressEntryConfig[];
     restrict: Array<{ routes: string | string[]; from: string[] }>;
+    /** The limits of the operational routes (OPERATIONAL_ROUTES), each instead of `default`. */
+    operational: Record<keyof typeof OPERATIONAL_ROUTES, RateRuleConfig>;
   };
   /** Usage counting: batch interval and the retention of each bucket size, ms. */
   usage: { flushIntervalMs: number; retentionMs: { minute: number; hour: number; day: number } };
@@ -266,6 +294,8 @@ export interface ServerConfig {
   logLevel: NonNullable<ConfigFile['logLevel']>;
   /** The admin console: on by default; sessions end after `idleTimeoutMs` unused (default 30 min) or `absoluteTimeoutMs` (default 8 h). */
   console: { enabled: boolean; idleTimeoutMs: number; absoluteTimeoutMs: number };
+  /** `RAMPART_LOG_FORMAT` (`--log-format`): `json`, `pretty`, or `auto` (the default). */
+  logFormat: LogFormatSetting;
   /** Where password-reset mail goes: SMTP when `RAMPART_SMTP_URL` is set, else the data dir's outbox. */
   mail: { smtpUrl: string | undefined; from: string };
   /** The reset page the mail links to (`?token=` is appended); the bare token when unset. */
@@ -347,6 +377,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const configuredRoutes = new Set(rules.map((r) => r.route));
   const builtIn = DEFAULT_RATE_RULES.filter((r) => !configuredRoutes.has(r.route));
 
+  const operational = Object.fromEntries(
+    (Object.keys(OPERATIONAL_ROUTES) as Array<keyof typeof OPERATIONAL_ROUTES>).map((name) => {
+      const given = rl[name];
+      const rule: RateRuleConfig = {
+        name,
+        key: 'ip',
+        limit: given?.limit ?? OPERATIONAL_LIMITS[name].limit,
+        windowMs: parseDuration(given?.window ?? OPERATIONAL_LIMITS[name].window),
+        algorithm: given?.algorithm ?? 'sliding-window',
+        onStoreError: given?.onStoreError ?? 'local',
+      };
+      return [name, rule];
+    }),
+  ) as Record<keyof typeof OPERATIONAL_ROUTES, RateRuleConfig>;
+
+  const logFormat = env.RAMPART_LOG_FORMAT?.trim() || 'auto';
+  if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new ConfigError(
+      `RAMPART_LOG_FORMAT: expected json, pretty or auto, got ${JSON.stringify(logFormat)}`,
+    );
+  }
+
   const cors = file.cors ?? { origins: [] };
   if (cors.origins.includes('*') && cors.credentials) {
     throw new ConfigError(
@@ -405,6 +457,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       allow: rl.allow ?? [],
       deny: rl.deny ?? [],
       restrict: (rl.restrict ?? []).map((r) => ({ routes: r.routes, from: r.from })),
+      operational,
     },
     usage: {
       flushIntervalMs: parseDuration(file.usage?.flushInterval ?? '1s'),
@@ -438,6 +491,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     apiKeys: { prefix: file.apiKeys?.prefix ?? 'rk_live_' },
     logLevel: file.logLevel ?? 'info',
     console: consoleConfig(file.console),
+    logFormat,
     mail: {
       smtpUrl: urlFromEnv(env, 'RAMPART_SMTP_URL', /^smtps?:$/),
       from: env.RAMPART_MAIL_FROM?.trim() || 'rampart@localhost',

@@ -19,6 +19,13 @@ export interface Metrics {
   readonly keyVerifications: Counter<'code'>;
 }
 
+/** prom-client's default gauges whose names end in `_total` (see `createMetrics`). */
+export const NON_COUNTER_TOTALS = [
+  'rampart_nodejs_active_handles_total',
+  'rampart_nodejs_active_requests_total',
+  'rampart_nodejs_active_resources_total',
+] as const;
+
 export interface MetricsOptions {
   /** Also collect Node's process metrics (CPU, memory, event-loop lag, GC). Default true. */
   processMetrics?: boolean;
@@ -34,7 +41,13 @@ export interface MetricsOptions {
  */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'rampart_' });
+  if (options.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: 'rampart_' });
+    // prom-client's totals of these are gauges named `…_total`, which the Prometheus naming
+    // rules keep for counters (`promtool check metrics` refuses them; prom-client#283). The
+    // same numbers are `sum without (type) (rampart_nodejs_active_handles)` and likewise.
+    for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   return {
     registry,

@@ -11,10 +11,12 @@ import type { Clock } from 'rampart/internal/lib/types.ts';
 import { bodyEmailKey, type RateLimitRuleOptions, routeCosts } from 'rampart/internal/rate-limit/rules.ts';
 import type { RateLimitStore } from 'rampart/internal/rate-limit/store.ts';
 import type { AccessTokenResult } from 'rampart/internal/tokens/access-token.ts';
-import type { RateRuleConfig, ServerConfig } from './config.ts';
+import { OPERATIONAL_ROUTES, type RateRuleConfig, type ServerConfig } from './config.ts';
 
 /** The server's limit rules, by when they can run. */
 export interface ServerLimitRules {
+  /** The operational routes' own per-address rules (health, JWKS, metrics), instead of `byAddress`. */
+  operational: Array<{ routes: readonly string[]; rule: RateLimitRule }>;
   /** Keyed by client address: checked on `onRequest`, before the body is read. */
   byAddress: RateLimitRule[];
   /** Keyed by a body field (the e-mail of a password reset): checked before validation. */
@@ -51,6 +53,10 @@ export function serverLimitRules(config: ServerConfig): ServerLimitRules {
   const all = [config.rateLimit.default, ...config.rateLimit.rules];
   const { accountFailures } = config.rateLimit;
   return {
+    operational: (Object.keys(OPERATIONAL_ROUTES) as Array<keyof typeof OPERATIONAL_ROUTES>).map((name) => ({
+      routes: OPERATIONAL_ROUTES[name],
+      rule: rule(config.rateLimit.operational[name]),
+    })),
     byAddress: all.filter((r) => r.key === 'ip').map(rule),
     byBody: all.filter((r) => r.key === 'email').map(rule),
     byIdentity: all.filter((r) => r.key === 'user' || r.key === 'apiKey').map(rule),

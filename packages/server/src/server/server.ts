@@ -19,6 +19,7 @@ import { type ApiKeyService, createApiKeyService } from './api-keys/service.ts';
 import { createApp, flushLog, type Readiness } from './app.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
 import { gatewayRoutes, recordOwnRoutes } from './gateway/routes.ts';
+import type { LineSink } from './log-format.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
 import { createMetrics } from './metrics.ts';
 import { engineOptions, serverLimitRules } from './policy.ts';
@@ -44,7 +45,7 @@ export interface RampartServer {
 export interface CreateServerOptions {
   /** Storage to use instead of the data dir's SQLite database (tests). */
   storage?: Storage;
-  logStream?: Writable;
+  logStream?: Writable | LineSink;
   now?: Clock;
   /**
    * Where settings kept out of ServerConfig are read: the API key pepper
@@ -321,7 +322,7 @@ export async function createRampartServer(
   app = await createApp({
     config,
     rampart,
-    limits: { byAddress: limits.byAddress, byBody: limits.byBody },
+    limits: { byAddress: limits.byAddress, byBody: limits.byBody, operational: limits.operational },
     metrics,
     readiness,
     ...(options.logStream ? { logStream: options.logStream } : {}),

@@ -6,30 +6,51 @@
  * routes and wrong methods as problem+json. No security logic lives here; it is all in
  * `createRampart`. `rampart serve` is this plugin with the server's own routes.
  *
+ * Names that take nothing are ready hooks (`security.cors`, `security.apiLimiter`,
+ * `security.authenticateToken`); names that take something are factories
+ * (`security.validateApiKey('read')`, `security.validateUserInput(schema)`).
+ *
+ * Two ways in: `createFastifyRampart(policy)` gives hooks whose types follow the policy's
+ * options (a route's `request.body` is the schema's output; `validateApiKey` exists only with
+ * `apiKeys`), and registers with `app.register(security.plugin)`; `rampartPlugin` registers
+ * with the policy as an option and decorates `app.rampart` (typed with every step, since a
+ * decorator's type is the same for every app).
+ *
  * @example
  * import Fastify from 'fastify';
- * import { rampartPlugin, frameworkErrors } from 'rampart/fastify';
+ * import { createFastifyRampart, frameworkErrors } from 'rampart/fastify';
  *
- * const policy = createRampart({ jwt: { secret, issuer, audience } });
- * const app = Fastify({ frameworkErrors: frameworkErrors(policy) });
- * await app.register(rampartPlugin, { policy });
- * app.addHook('onRequest', app.rampart.apiLimiter);
- * app.get('/api/protected', { preHandler: app.rampart.authenticateToken }, async (request) => ({ user: request.principal }));
+ * const security = createFastifyRampart({ jwt: { secret, issuer, audience } });
+ * const app = Fastify({ frameworkErrors: frameworkErrors(security.policy) });
+ * await app.register(security.plugin);
+ * app.addHook('onRequest', security.apiLimiter);
+ * app.get('/api/protected', { preHandler: security.authenticateToken }, async (request) => ({ user: security.principal(request) }));
  */
 
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RouteGenericInterface,
+} from 'fastify';
 import type { CorsOptions } from '../../http/cors.ts';
 import type { HttpAnswer } from '../../http/problem.ts';
 import type { SecurityHeadersOptions } from '../../http/security-headers.ts';
-import type { Principal } from '../../policy/principal.ts';
+import { type Principal, unauthenticated } from '../../policy/principal.ts';
 import {
   type Attempt,
   type AttemptDecision,
   type AuthDecision,
+  type CapabilitiesOf,
+  type Capability,
   createRampart,
   type Decision,
   isRampart,
+  type JwtOptions,
+  type OptionsWith,
   type Rampart,
+  type RampartCore,
   type RampartOptions,
   type RequestView,
   type RouteEvent,
@@ -38,12 +59,18 @@ import {
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
 import { KNOWN_METHODS } from '../../policy/steps/http.ts';
-import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
+import {
+  type HandlerKinds,
+  type HandlerMakers,
+  readyMiddlewareCalled,
+  type TutorialNames,
+  withTutorialNames,
+} from '../../policy/tutorial-names.ts';
 import { nodeHeaders } from '../node-headers.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Rampart's steps as Fastify hooks (registered by `rampartPlugin`). */
+    /** Rampart's steps as Fastify hooks (registered by `rampartPlugin` or `security.plugin`). */
     rampart: FastifyRampart;
   }
   interface FastifyRequest {
@@ -56,41 +83,39 @@ declare module 'fastify' {
   }
 }
 
-/** A Fastify hook (`onRequest`, `preHandler`, …). */
-export type RampartHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-
 /**
- * The policy's steps as hooks, under the tutorial's names: `fastify.rampart`.
- * The tutorial's names come from `TutorialNames`; here authenticating hooks (preHandler) set
- * `request.principal`; validation replaces the body and sets `request.validated`; `attempts()`
- * sets `request.attempt`.
+ * A Fastify hook (`onRequest`, `preHandler`, …): ready, pass it as it is. `G` is the route's
+ * types it gives the handler (`{ Body: … }` for a validating hook); `{}` leaves the route's own.
  */
-export interface FastifyRampart extends TutorialNames<RampartHook> {
-  readonly policy: Rampart;
-  /** onRequest: CORS headers, and the answer to a preflight. */
-  cors(options?: CorsOptions): RampartHook;
-  /** onRequest: the security headers. */
-  securityHeaders(options?: SecurityHeadersOptions): RampartHook;
-  /** onRequest: request hygiene (`policy.screen`), with `Allow` from the app's own routes. */
-  screen(): RampartHook;
-  /** Any limit-like step of the policy as a hook (a refusal answers; a pass adds its headers). */
-  asHook(step: Step<Decision>): RampartHook;
-  /** The engine's view of a request (to call a policy method from a handler). */
-  view(request: FastifyRequest): RequestView;
-  /** Records a route handler's security event through the policy. */
-  event(request: FastifyRequest, event: RouteEvent): void;
-  /** A handler's own authorization refusal: records `authz_fail`, returns the 403 error to throw. */
-  forbid(request: FastifyRequest, needed: readonly string[], detail?: Record<string, unknown>): Error;
-  /** For `setErrorHandler`: problem+json for every error. */
-  readonly errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
-  /** For `setNotFoundHandler`: 404 problem+json, or 405 with `Allow` when the path has other methods. */
-  readonly notFound: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+// biome-ignore lint/complexity/noBannedTypes: `{}` is the one RouteGeneric that merges with the route's own.
+export type RampartHook<G extends RouteGenericInterface = {}> = (
+  request: FastifyRequest<G>,
+  reply: FastifyReply<G>,
+) => Promise<unknown>;
+
+/** Fastify's route types of a validation output: `Body`, `Querystring`, `Params`. */
+export type RouteTypes<V extends ValidatedParts> = ('body' extends keyof V
+  ? { Body: V['body'] }
+  : Record<never, never>) &
+  ('query' extends keyof V ? { Querystring: V['query'] } : Record<never, never>) &
+  ('params' extends keyof V ? { Params: V['params'] } : Record<never, never>);
+
+/** How the Fastify adapter types its hooks (see `HandlerKinds`). */
+export interface FastifyKinds extends HandlerKinds {
+  readonly ready: RampartHook;
+  readonly guard: RampartHook;
+  readonly attempt: RampartHook;
+  readonly check: RampartHook<RouteTypes<this['output']>>;
 }
 
-/** Options of {@link rampartPlugin}. */
-export interface RampartPluginOptions {
-  /** The policy: `createRampart()`'s result, or its options. */
-  policy: Rampart | RampartOptions;
+/** The hook of a policy with `cors`. */
+export interface FastifyCorsNames {
+  /** onRequest: CORS headers on the policy's `cors` option, and the answer to a preflight. */
+  readonly cors: RampartHook;
+}
+
+/** Options of the plugin: which hooks and handlers it installs for the whole app. */
+export interface RampartPluginSettings {
   /** Security headers on every response: `true` (the policy's defaults), options, or `false`. Default true. */
   securityHeaders?: SecurityHeadersOptions | boolean;
   /** CORS on every request: `true` (the policy's `cors` option), options, or `false`. Default: on when the policy has `cors`. */
@@ -112,13 +137,65 @@ export interface RampartPluginOptions {
   jsonOnly?: boolean;
 }
 
+/** Options of {@link rampartPlugin}: the policy, and the plugin's settings. */
+export interface RampartPluginOptions extends RampartPluginSettings {
+  /** The policy: `createRampart()`'s result, or its options. */
+  policy: RampartCore | RampartOptions;
+}
+
+/** The hooks every policy has. */
+export interface FastifyRampartCore<C extends Capability> {
+  readonly policy: Rampart<C>;
+  /**
+   * The plugin for `app.register(security.plugin)`, with these settings (or those given to
+   * `createFastifyRampart`). It decorates `app.rampart` with these hooks.
+   */
+  readonly plugin: (fastify: FastifyInstance, settings?: RampartPluginSettings) => Promise<void>;
+  /** onRequest: CORS on these options (a factory; `security.cors` is the policy's own). */
+  corsWith(options: CorsOptions): RampartHook;
+  /** onRequest: the security headers of the policy's `securityHeaders` option. Ready. */
+  readonly securityHeaders: RampartHook;
+  /** onRequest: the security headers of these options (a factory). */
+  securityHeadersWith(options: SecurityHeadersOptions): RampartHook;
+  /** onRequest: request hygiene (`policy.screen`), with `Allow` from the app's own routes. Ready. */
+  readonly screen: RampartHook;
+  /** Any limit-like step of the policy as a hook (a refusal answers; a pass adds its headers). */
+  asHook(step: Step<Decision>): RampartHook;
+  /**
+   * Who is calling, on a route behind an authenticating hook; typed, so a handler needs no
+   * `!`. Without one it throws the 401 `UNAUTHENTICATED` error (answered as problem+json).
+   */
+  principal(request: FastifyRequest): Principal;
+  /** The engine's view of a request (to call a policy method from a handler). */
+  view(request: FastifyRequest): RequestView;
+  /** Records a route handler's security event through the policy. */
+  event(request: FastifyRequest, event: RouteEvent): void;
+  /** A handler's own authorization refusal: records `authz_fail`, returns the 403 error to throw. */
+  forbid(request: FastifyRequest, needed: readonly string[], detail?: Record<string, unknown>): Error;
+  /** For `setErrorHandler`: problem+json for every error. */
+  readonly errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+  /** For `setNotFoundHandler`: 404 problem+json, or 405 with `Allow` when the path has other methods. */
+  readonly notFound: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+}
+
+/**
+ * The policy's steps as hooks, under the tutorial's names. Authenticating hooks set
+ * `request.principal` (read it with `security.principal(request)`); validation replaces the
+ * body, query and params with the schemas' output, typed for the route's handler, and sets
+ * `request.validated`; `attempts()` sets `request.attempt`. The names that need an option
+ * exist only when the policy has it (`C`).
+ */
+export type FastifyRampart<C extends Capability = Capability> = FastifyRampartCore<C> &
+  TutorialNames<FastifyKinds, C> &
+  ('cors' extends C ? FastifyCorsNames : unknown);
+
 // The view rides on the request under a symbol. Not in a WeakMap: an entry whose value (the
 // view, through its `headers` closure) reaches its key kept whole requests alive through
 // young-generation GCs under load (measured with bench/adapters.ts).
 const VIEW = Symbol('rampart.view');
 type Slots = FastifyRequest & { [VIEW]?: RequestView };
 
-function makeViewOf(withRequestId: boolean) {
+function makeViewOf(withRequestId: () => boolean) {
   return (request: FastifyRequest): RequestView => {
     let view = (request as Slots)[VIEW];
     if (view === undefined) {
@@ -136,7 +213,7 @@ function makeViewOf(withRequestId: boolean) {
         body: undefined,
         params: undefined,
         principal: undefined,
-        requestId: withRequestId ? request.id : undefined,
+        requestId: withRequestId() ? request.id : undefined,
       };
       (request as Slots)[VIEW] = view;
     }
@@ -160,14 +237,25 @@ function allowedMethods(fastify: FastifyInstance, url: string): string {
   ).join(', ');
 }
 
-function pieces(
-  rampart: Rampart,
-  fastify: FastifyInstance,
-  viewOf: (request: FastifyRequest) => RequestView,
-): FastifyRampart {
-  const guard =
-    (step: Step<AuthDecision>): RampartHook =>
-    async (request, reply) => {
+/** A ready hook, checked: called like a factory (`security.cors()`), it says so. */
+function ready(
+  name: string,
+  run: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+): RampartHook {
+  // Not async itself: a call without a request must throw now, not reject later.
+  const hook = (request: FastifyRequest, reply: FastifyReply) => {
+    if (reply === undefined)
+      throw readyMiddlewareCalled(`security.${name}`, `app.addHook('onRequest', security.${name})`);
+    return run(request, reply);
+  };
+  return hook as RampartHook;
+}
+
+function pieces(rampart: Rampart, defaults: RampartPluginSettings, ownsPolicy: boolean): FastifyRampart {
+  let requestId = defaults.requestId === true;
+  const viewOf = makeViewOf(() => requestId);
+  const guard = (step: Step<AuthDecision>, name: string) =>
+    ready(name, async (request, reply) => {
       const view = viewOf(request);
       const decision = await step(view);
       if (!decision.ok) return send(reply, decision.answer);
@@ -175,17 +263,16 @@ function pieces(
       request.principal = decision.principal;
       // A key's own and its identity's limits (RateLimit-Policy of the key in use).
       reply.headers(decision.headers);
-    };
-  const limit =
-    (step: Step<Decision>): RampartHook =>
-    async (request, reply) => {
+    });
+  const limit = (step: Step<Decision>, name: string) =>
+    ready(name, async (request, reply) => {
       const decision = await step(viewOf(request));
       if (!decision.ok) return send(reply, decision.answer);
       reply.headers(decision.headers);
-    };
-  const check = (schemas: ValidateSchemas): RampartHook => {
+    });
+  const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
-    return async (request, reply) => {
+    return ready(name, async (request, reply) => {
       const decision = await step(viewOf(request));
       if (!decision.ok) return send(reply, decision.answer);
       const { value } = decision;
@@ -193,58 +280,87 @@ function pieces(
       if ('query' in value) request.query = value.query;
       if ('params' in value) request.params = value.params;
       request.validated = value;
-    };
+    });
   };
-  const attempt =
-    (step: Step<AttemptDecision>): RampartHook =>
-    async (request, reply) => {
+  const attempt = (step: Step<AttemptDecision>, name: string) =>
+    ready(name, async (request, reply) => {
       const decision = await step(viewOf(request));
       if (!decision.ok) return send(reply, decision.answer);
       request.attempt = decision.attempt;
-    };
-  return withTutorialNames<Omit<FastifyRampart, keyof TutorialNames<RampartHook>>, RampartHook>(
-    {
-      policy: rampart,
-      cors(options) {
-        const step = rampart.cors(options);
-        return async (request, reply) => {
-          const decision = step(viewOf(request));
-          if (!decision.ok) return send(reply, decision.answer);
-          reply.headers(decision.headers);
-        };
-      },
-      securityHeaders(options) {
-        const headers = rampart.securityHeaders(options);
-        return async (_request, reply) => {
-          reply.headers(headers);
-        };
-      },
-      screen() {
-        return async (request, reply) => {
-          const decision = rampart.screen(viewOf(request), () => allowedMethods(fastify, request.url));
-          if (!decision.ok) return send(reply, decision.answer);
-        };
-      },
-      asHook: limit,
-      view: viewOf,
-      event: (request, event) => rampart.event(viewOf(request), event),
-      forbid: (request, needed, detail) => rampart.forbid(viewOf(request), needed, detail),
-      errorHandler: (error, request, reply) => send(reply, rampart.errorAnswer(error, viewOf(request))),
-      notFound: (request, reply) =>
-        send(reply, rampart.notFound(viewOf(request), allowedMethods(fastify, request.url))),
+    });
+  const corsWith = (options: CorsOptions | undefined, name: string) => {
+    const step = options === undefined ? rampart.cors() : rampart.cors(options);
+    return ready(name, async (request, reply) => {
+      const decision = step(viewOf(request));
+      if (!decision.ok) return send(reply, decision.answer);
+      reply.headers(decision.headers);
+    });
+  };
+  const headersWith = (options: SecurityHeadersOptions | undefined, name: string) => {
+    const headers = rampart.securityHeaders(options);
+    return ready(name, async (_request, reply) => {
+      reply.headers(headers);
+    });
+  };
+  let policyCors: RampartHook | undefined;
+  let policyHeaders: RampartHook | undefined;
+  let screen: RampartHook | undefined;
+  const hooks = {} as FastifyRampart;
+  const base = {
+    policy: rampart,
+    // Fastify passes `{}` when registered without options: the settings given here win, over
+    // those given to createFastifyRampart.
+    plugin: (fastify: FastifyInstance, settings: RampartPluginSettings = {}) => {
+      const merged = { ...defaults, ...settings };
+      requestId = merged.requestId === true;
+      return install(fastify, rampart, hooks, merged, viewOf, ownsPolicy);
     },
-    rampart,
-    { guard, limit, check, attempt },
-  );
+    // The policy's own CORS is made when first read, so a policy without `cors` can be adapted.
+    get cors() {
+      policyCors ??= corsWith(undefined, 'cors');
+      return policyCors;
+    },
+    corsWith: (options: CorsOptions) => corsWith(options, 'corsWith(…)'),
+    get securityHeaders() {
+      policyHeaders ??= headersWith(undefined, 'securityHeaders');
+      return policyHeaders;
+    },
+    securityHeadersWith: (options: SecurityHeadersOptions) => headersWith(options, 'securityHeadersWith(…)'),
+    get screen() {
+      screen ??= ready('screen', async (request, reply) => {
+        const decision = rampart.screen(viewOf(request), () => allowedMethods(request.server, request.url));
+        if (!decision.ok) return send(reply, decision.answer);
+      });
+      return screen;
+    },
+    principal(request: FastifyRequest): Principal {
+      if (request.principal === undefined) throw unauthenticated();
+      return request.principal;
+    },
+    asHook: (step: Step<Decision>) => limit(step, 'asHook(…)'),
+    view: viewOf,
+    event: (request: FastifyRequest, event: RouteEvent) => rampart.event(viewOf(request), event),
+    forbid: (request: FastifyRequest, needed: readonly string[], detail?: Record<string, unknown>) =>
+      rampart.forbid(viewOf(request), needed, detail),
+    errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      send(reply, rampart.errorAnswer(error, viewOf(request))),
+    notFound: (request: FastifyRequest, reply: FastifyReply) =>
+      send(reply, rampart.notFound(viewOf(request), allowedMethods(request.server, request.url))),
+  };
+  const makers: HandlerMakers<FastifyKinds> = { guard, limit, check, attempt };
+  Object.defineProperties(hooks, Object.getOwnPropertyDescriptors(withTutorialNames(base, rampart, makers)));
+  return hooks;
 }
 
-async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): Promise<void> {
-  const given = options.policy;
-  if (given === undefined)
-    throw new TypeError('rampartPlugin.policy: expected createRampart() or its options');
-  const rampart = isRampart(given) ? given : createRampart(given);
-  const viewOf = makeViewOf(options.requestId === true);
-  const hooks = pieces(rampart, fastify, viewOf);
+/** What the plugin installs for the whole app. */
+async function install(
+  fastify: FastifyInstance,
+  rampart: Rampart,
+  hooks: FastifyRampart,
+  options: RampartPluginSettings,
+  viewOf: (request: FastifyRequest) => RequestView,
+  ownsPolicy: boolean,
+): Promise<void> {
   fastify.decorate('rampart', hooks);
   if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', undefined);
   fastify.decorateRequest('validated', undefined);
@@ -257,11 +373,17 @@ async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): 
 
   const headers = options.securityHeaders ?? true;
   if (headers !== false)
-    fastify.addHook('onRequest', hooks.securityHeaders(headers === true ? undefined : headers));
-  if (options.screen === true) fastify.addHook('onRequest', hooks.screen());
+    fastify.addHook(
+      'onRequest',
+      headers === true ? hooks.securityHeaders : hooks.securityHeadersWith(headers),
+    );
+  if (options.screen === true) fastify.addHook('onRequest', hooks.screen);
   const cors = options.cors;
   if (cors !== undefined && cors !== false)
-    fastify.addHook('onRequest', hooks.cors(cors === true ? undefined : cors));
+    fastify.addHook(
+      'onRequest',
+      cors === true ? (hooks as FastifyRampart<'cors'>).cors : hooks.corsWith(cors),
+    );
   if (options.jsonOnly === true) {
     fastify.removeAllContentTypeParsers();
     // Every other type gets the engine's own 415, word for word, not Fastify's.
@@ -303,20 +425,65 @@ async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): 
   if (options.errorHandler !== false) fastify.setErrorHandler(hooks.errorHandler);
   if (options.notFound !== false) fastify.setNotFoundHandler(hooks.notFound);
   // A policy the plugin made is the plugin's to close.
-  if (!isRampart(given)) fastify.addHook('onClose', async () => rampart.close());
+  if (ownsPolicy) fastify.addHook('onClose', async () => rampart.close());
+}
+
+/** Marks a plugin as fastify-plugin does, so its hooks and decorators apply to the whole app. */
+function unencapsulated<T extends object>(plugin: T): T {
+  return Object.assign(plugin, {
+    [Symbol.for('skip-override')]: true,
+    [Symbol.for('fastify.display-name')]: 'rampart',
+    [Symbol.for('plugin-meta')]: { name: 'rampart', fastify: '5.x' },
+  });
 }
 
 /**
- * The Rampart plugin: `await app.register(rampartPlugin, { policy })`.
+ * Fastify hooks for one policy, typed by its options: pass `createRampart()`'s result, or its
+ * options, and the plugin's settings. Register `security.plugin` once; use the hooks on routes.
+ * A policy made here from options is closed with the app; one passed as `createRampart()`'s
+ * result is yours to close.
+ *
+ * @throws TypeError naming the field when the options are wrong (see `createRampart`).
+ * @example
+ * const security = createFastifyRampart({ jwt: { secret, issuer, audience }, cors: { origins } }, { cors: true });
+ * await app.register(security.plugin);
+ * app.post('/api/users', { preHandler: security.validateUserInput(schema) }, async (request) => request.body.email);
+ */
+export function createFastifyRampart<C extends Capability>(
+  policy: Rampart<C>,
+  settings?: RampartPluginSettings,
+): FastifyRampart<C>;
+export function createFastifyRampart<
+  P extends keyof RampartOptions = never,
+  J extends keyof JwtOptions = never,
+>(options: OptionsWith<P, J>, settings?: RampartPluginSettings): FastifyRampart<CapabilitiesOf<P, J>>;
+export function createFastifyRampart(
+  policy: Rampart | RampartOptions,
+  settings: RampartPluginSettings = {},
+): FastifyRampart {
+  const owned = !isRampart(policy);
+  const rampart = (owned ? createRampart(policy as RampartOptions) : policy) as Rampart;
+  const hooks = pieces(rampart, settings, owned);
+  unencapsulated(hooks.plugin);
+  return hooks;
+}
+
+async function plugin(fastify: FastifyInstance, options: RampartPluginOptions): Promise<void> {
+  const { policy: given, ...settings } = options ?? {};
+  if (given === undefined)
+    throw new TypeError('rampartPlugin.policy: expected createRampart() or its options');
+  await createFastifyRampart(given as Rampart, settings).plugin(fastify, settings);
+}
+
+/**
+ * The Rampart plugin: `await app.register(rampartPlugin, { policy })`. It decorates
+ * `app.rampart` with the hooks (typed with every step: use `createFastifyRampart` for hooks
+ * whose types follow the options).
  * @example
  * await app.register(rampartPlugin, { policy: createRampart({ apiKeys: verifier }), cors: { origins: ['https://app.example.com'] } });
  * app.get('/api/data', { preHandler: app.rampart.validateApiKey('read') }, async () => ({ ok: true }));
  */
-export const rampartPlugin = Object.assign(plugin, {
-  [Symbol.for('skip-override')]: true,
-  [Symbol.for('fastify.display-name')]: 'rampart',
-  [Symbol.for('plugin-meta')]: { name: 'rampart', fastify: '5.x' },
-});
+export const rampartPlugin = unencapsulated(plugin);
 
 /** Options of {@link frameworkErrors}. */
 export interface FrameworkErrorsOptions {
@@ -334,7 +501,7 @@ export interface FrameworkErrorsOptions {
  * @example const app = Fastify({ frameworkErrors: frameworkErrors(policy, { limit: policy.apiLimiter }) });
  */
 export function frameworkErrors(
-  policy: Rampart,
+  policy: RampartCore,
   options: FrameworkErrorsOptions = {},
 ): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
   const security = policy.securityHeaders(options.securityHeaders);

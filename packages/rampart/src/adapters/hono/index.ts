@@ -2,8 +2,15 @@
  * Rampart for Hono 4: each middleware builds the request view, runs one policy step and
  * writes its decision. No security logic lives here; it is all in `createRampart`.
  *
+ * Names that take nothing are ready middleware (`security.cors`, `security.apiLimiter`,
+ * `security.authenticateToken`); names that take something are factories
+ * (`security.validateApiKey('read')`, `security.validateUserInput(schema)`).
+ *
  * The client address is the socket peer: on Node (`@hono/node-server`) it is read from
- * `c.env.incoming`; on other runtimes pass `peerAddress`.
+ * `c.env.incoming`; on other runtimes pass `peerAddress`. The middleware fit any app's env
+ * (`new Hono<MyEnv>()`): each says in its type what it sets, so after `authenticateToken`
+ * `c.get('principal')` is a `Principal`, and after `validateUserInput(schema)`
+ * `c.req.valid('json')` (and `c.get('validated').body`) is the schema's output.
  *
  * @example
  * import { Hono } from 'hono';
@@ -11,13 +18,13 @@
  *
  * const security = createHonoRampart({ jwt: { secret, issuer, audience } });
  * const app = new Hono<RampartEnv>();
- * app.use(security.securityHeaders(), security.apiLimiter);
+ * app.use(security.securityHeaders, security.apiLimiter);
  * app.get('/api/protected', security.authenticateToken, (c) => c.json({ user: c.get('principal') }));
  * app.notFound(security.notFound);
  * app.onError(security.errorHandler);
  */
 
-import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
+import type { Context, Env, MiddlewareHandler, Next } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 import type { CorsOptions } from '../../http/cors.ts';
 import type { HttpAnswer } from '../../http/problem.ts';
@@ -27,9 +34,13 @@ import {
   type Attempt,
   type AttemptDecision,
   type AuthDecision,
+  type CapabilitiesOf,
+  type Capability,
   createRampart,
   type Decision,
   isRampart,
+  type JwtOptions,
+  type OptionsWith,
   type Rampart,
   type RampartOptions,
   type RequestView,
@@ -37,7 +48,13 @@ import {
   type ValidatedParts,
   type ValidateSchemas,
 } from '../../policy/rampart.ts';
-import { type TutorialNames, withTutorialNames } from '../../policy/tutorial-names.ts';
+import {
+  type HandlerKinds,
+  type HandlerMakers,
+  readyMiddlewareCalled,
+  type TutorialNames,
+  withTutorialNames,
+} from '../../policy/tutorial-names.ts';
 
 /** The context variables Rampart sets: `c.get('principal')`, `c.get('validated')`, `c.get('body')`. */
 export interface RampartVariables {
@@ -49,31 +66,86 @@ export interface RampartVariables {
   attempt: Attempt | undefined;
 }
 
-/** Use as `new Hono<RampartEnv>()` for typed `c.get('principal')`. */
+/**
+ * Use as `new Hono<RampartEnv>()` (or add its variables to your own env) when middleware
+ * mounted with `app.use` must type `c.get('principal')` in every route; a route's own
+ * middleware types it for that route anyway.
+ */
 export type RampartEnv = { Variables: RampartVariables };
 
-type Middleware = MiddlewareHandler<RampartEnv>;
+/**
+ * Ready Hono middleware: pass it as it is (`app.use(security.cors)`), never call it. `E` is
+ * what it sets for the handlers after it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Hono's own default env, so it fits any app.
+export type HonoMiddleware<E extends Env = any> = MiddlewareHandler<E>;
+
+/** What an authenticating middleware sets: `c.get('principal')`, no longer possibly undefined. */
+export type PrincipalEnv = { Variables: { principal: Principal } };
+
+/** Hono's validation targets of a validation output: `c.req.valid('json' | 'query' | 'param')`. */
+export type ValidTargets<V extends ValidatedParts> = ('body' extends keyof V
+  ? { json: V['body'] }
+  : Record<never, never>) &
+  ('query' extends keyof V ? { query: V['query'] } : Record<never, never>) &
+  ('params' extends keyof V ? { param: V['params'] } : Record<never, never>);
 
 /**
- * The middleware of one policy, under the tutorial's names.
- * The tutorial's names come from `TutorialNames`; here authenticating middleware set `c.get('principal')`; validation sets `c.get('validated')`.
+ * Validating Hono middleware: the handler after it reads the schemas' output as
+ * `c.req.valid('json')` (`'query'`, `'param'`) and as `c.get('validated')`.
  */
-export interface HonoRampart extends TutorialNames<Middleware> {
-  readonly policy: Rampart;
-  cors(options?: CorsOptions): Middleware;
-  securityHeaders(options?: SecurityHeadersOptions): Middleware;
-  /** Reads a JSON body into `c.get('body')` (size, depth, `__proto__` and media type checked). */
-  jsonBody(): Middleware;
-  /** For `app.notFound`. */
-  readonly notFound: NotFoundHandler<RampartEnv>;
-  /** For `app.onError`. */
-  readonly errorHandler: ErrorHandler<RampartEnv>;
+export type ValidatingMiddleware<V extends ValidatedParts> = MiddlewareHandler<
+  { Variables: { validated: V } },
+  string,
+  { out: ValidTargets<V> }
+>;
+
+/** How the Hono adapter types its handlers (see `HandlerKinds`). */
+export interface HonoKinds extends HandlerKinds {
+  readonly ready: HonoMiddleware;
+  readonly guard: HonoMiddleware<PrincipalEnv>;
+  readonly attempt: HonoMiddleware<{ Variables: { attempt: Attempt } }>;
+  readonly check: ValidatingMiddleware<this['output']>;
 }
 
-/** Options of {@link createHonoRampart} besides the policy. */
-export interface HonoRampartOptions {
+/** The middleware of a policy with `cors`. */
+export interface HonoCorsNames {
+  /** Ready middleware: CORS headers on the policy's `cors` option, and the preflight's answer. */
+  readonly cors: HonoMiddleware;
+}
+
+/** The middleware every policy has. */
+export interface HonoRampartCore<C extends Capability> {
+  /** The framework-free policy behind these middleware. */
+  readonly policy: Rampart<C>;
+  /** CORS on these options (a factory; `security.cors` is the policy's own). */
+  corsWith(options: CorsOptions): HonoMiddleware;
+  /** Ready middleware: the security headers of the policy's `securityHeaders` option, on every answer. */
+  readonly securityHeaders: HonoMiddleware;
+  /** The security headers of these options (a factory). */
+  securityHeadersWith(options: SecurityHeadersOptions): HonoMiddleware;
+  /** Ready middleware: reads a JSON body into `c.get('body')` (size, depth, `__proto__` and media type checked). */
+  readonly jsonBody: HonoMiddleware<{ Variables: { body: unknown } }>;
+  /** For `app.notFound`, in any app. */
+  notFound<E extends Env>(c: Context<E>): Response;
+  /** For `app.onError`, in any app. */
+  errorHandler<E extends Env>(error: Error, c: Context<E>): Response;
+}
+
+/**
+ * The middleware of one policy, under the tutorial's names. Authenticating middleware set
+ * `c.get('principal')`; validation sets `c.get('validated')` and Hono's `c.req.valid(…)`. The
+ * names that need an option exist only when the policy has it (`C`).
+ */
+export type HonoRampart<C extends Capability = Capability> = HonoRampartCore<C> &
+  TutorialNames<HonoKinds, C> &
+  ('cors' extends C ? HonoCorsNames : unknown);
+
+/** Options of {@link createHonoRampart} besides the policy; `E` is the app's env. */
+// biome-ignore lint/suspicious/noExplicitAny: Hono's own default env.
+export interface HonoRampartOptions<E extends Env = any> {
   /** The socket peer's address; default `c.env.incoming.socket.remoteAddress` (@hono/node-server). */
-  peerAddress?: (c: Context) => string | undefined;
+  peerAddress?: (c: Context<E>) => string | undefined;
 }
 
 const nodePeer = (c: Context): string | undefined =>
@@ -89,17 +161,39 @@ function setHeaders(c: Context, headers: Readonly<Record<string, string>>): void
   for (const name in headers) c.header(name, headers[name]!);
 }
 
+/** Ready middleware, checked: called like a factory (`security.cors()`), it says so. */
+function ready(
+  name: string,
+  run: (c: Context<RampartEnv>, next: Next) => Promise<Response | undefined>,
+): HonoMiddleware {
+  // Not async itself: a call without a context must throw now, not reject later.
+  return (c, next) => {
+    if (typeof next !== 'function')
+      throw readyMiddlewareCalled(`security.${name}`, `app.use(security.${name})`);
+    return run(c, next);
+  };
+}
+
 /**
  * Hono middleware for one policy: pass `createRampart()`'s result, or its options.
  * @throws TypeError naming the field when the options are wrong (see `createRampart`).
  * @example
  * const security = createHonoRampart(createRampart({ apiKeys: verifier }), { peerAddress: (c) => c.req.header('cf-connecting-ip') });
  */
+export function createHonoRampart<C extends Capability, E extends Env = Env>(
+  policy: Rampart<C>,
+  options?: HonoRampartOptions<E>,
+): HonoRampart<C>;
+export function createHonoRampart<
+  P extends keyof RampartOptions = never,
+  J extends keyof JwtOptions = never,
+  E extends Env = Env,
+>(policy: OptionsWith<P, J>, options?: HonoRampartOptions<E>): HonoRampart<CapabilitiesOf<P, J>>;
 export function createHonoRampart(
   policy: Rampart | RampartOptions,
   options: HonoRampartOptions = {},
 ): HonoRampart {
-  const rampart = isRampart(policy) ? policy : createRampart(policy);
+  const rampart = (isRampart(policy) ? policy : createRampart(policy)) as Rampart;
   const peerAddress = options.peerAddress ?? nodePeer;
   // Per-request state rides on the context under this instance's symbols. Not in a WeakMap: an
   // entry whose value (the view, through its `headers` closure) reaches its key kept whole
@@ -152,9 +246,8 @@ export function createHonoRampart(
     c.set('body', decision.value);
     return undefined;
   };
-  const guard =
-    (step: Step<AuthDecision>): Middleware =>
-    async (c, next) => {
+  const guard = (step: Step<AuthDecision>, name: string) =>
+    ready(name, async (c, next) => {
       const view = viewOf(c);
       const decision = await step(view);
       if (!decision.ok) return send(c, decision.answer);
@@ -162,31 +255,37 @@ export function createHonoRampart(
       c.set('principal', decision.principal);
       setHeaders(c, decision.headers);
       await next();
-    };
-  const limit =
-    (step: Step<Decision>): Middleware =>
-    async (c, next) => {
+      return undefined;
+    });
+  const limit = (step: Step<Decision>, name: string) =>
+    ready(name, async (c, next) => {
       const decision = await step(viewOf(c));
       if (!decision.ok) return send(c, decision.answer);
       setHeaders(c, decision.headers);
       await next();
-    };
-  const check = (schemas: ValidateSchemas): Middleware => {
+      return undefined;
+    });
+  const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
-    return async (c, next) => {
+    return ready(name, async (c, next) => {
       const refused = schemas.body === undefined ? undefined : await readBody(c);
       if (refused !== undefined) return refused;
       const view = viewOf(c);
       if (schemas.params !== undefined) view.params = c.req.param() as Record<string, string>;
       const decision = await step(view);
       if (!decision.ok) return send(c, decision.answer);
-      c.set('validated', decision.value);
+      const { value } = decision;
+      c.set('validated', value);
+      // Hono's own accessor for validated data: `c.req.valid('json')`, typed by the middleware.
+      if ('body' in value) c.req.addValidatedData('json', value.body as object);
+      if ('query' in value) c.req.addValidatedData('query', value.query as object);
+      if ('params' in value) c.req.addValidatedData('param', value.params as object);
       await next();
-    };
+      return undefined;
+    });
   };
-  const attempt =
-    (step: Step<AttemptDecision>): Middleware =>
-    async (c, next) => {
+  const attempt = (step: Step<AttemptDecision>, name: string) =>
+    ready(name, async (c, next) => {
       const refused = await readBody(c);
       if (refused !== undefined) return refused;
       const decision = await step(viewOf(c));
@@ -198,36 +297,58 @@ export function createHonoRampart(
         // Our own failure (a 5xx) was not the client's: the attempt goes back.
         if (c.res.status >= 500) decision.attempt.settle(true);
       }
-    };
-  return withTutorialNames<Omit<HonoRampart, keyof TutorialNames<Middleware>>, Middleware>(
-    {
-      policy: rampart,
-      cors(corsOptions) {
-        const step = rampart.cors(corsOptions);
-        return async (c, next) => {
-          const decision = step(viewOf(c));
-          if (!decision.ok) return send(c, decision.answer);
-          setHeaders(c, decision.headers);
-          await next();
-        };
-      },
-      securityHeaders(headerOptions) {
-        const headers = rampart.securityHeaders(headerOptions);
-        return async (c, next) => {
-          await next();
-          // After the handler (and onError) made the response, so every answer carries them.
-          for (const name in headers) c.res.headers.set(name, headers[name]!);
-        };
-      },
-      jsonBody: () => async (c, next) => {
+      return undefined;
+    });
+  const corsWith = (corsOptions: CorsOptions | undefined, name: string) => {
+    const step = corsOptions === undefined ? rampart.cors() : rampart.cors(corsOptions);
+    return ready(name, async (c, next) => {
+      const decision = step(viewOf(c));
+      if (!decision.ok) return send(c, decision.answer);
+      setHeaders(c, decision.headers);
+      await next();
+      return undefined;
+    });
+  };
+  const headersWith = (headerOptions: SecurityHeadersOptions | undefined, name: string) => {
+    const headers = rampart.securityHeaders(headerOptions);
+    return ready(name, async (c, next) => {
+      await next();
+      // After the handler (and onError) made the response, so every answer carries them.
+      for (const header in headers) c.res.headers.set(header, headers[header]!);
+      return undefined;
+    });
+  };
+  let policyCors: HonoMiddleware | undefined;
+  let policyHeaders: HonoMiddleware | undefined;
+  let jsonBody: HonoMiddleware | undefined;
+  const base = {
+    policy: rampart,
+    // The policy's own CORS is made when first read, so a policy without `cors` can be adapted.
+    get cors() {
+      policyCors ??= corsWith(undefined, 'cors');
+      return policyCors;
+    },
+    corsWith: (corsOptions: CorsOptions) => corsWith(corsOptions, 'corsWith(…)'),
+    get securityHeaders() {
+      policyHeaders ??= headersWith(undefined, 'securityHeaders');
+      return policyHeaders;
+    },
+    securityHeadersWith: (headerOptions: SecurityHeadersOptions) =>
+      headersWith(headerOptions, 'securityHeadersWith(…)'),
+    get jsonBody() {
+      jsonBody ??= ready('jsonBody', async (c, next) => {
         const refused = await readBody(c);
         if (refused !== undefined) return refused;
         await next();
-      },
-      notFound: (c) => send(c, rampart.notFound(viewOf(c))),
-      errorHandler: (error, c) => send(c, rampart.errorAnswer(error, viewOf(c))),
+        return undefined;
+      });
+      return jsonBody;
     },
-    rampart,
-    { guard, limit, check, attempt },
-  );
+    notFound: (c: Context) => send(c, rampart.notFound(viewOf(c as Context<RampartEnv>))),
+    errorHandler: (error: Error, c: Context) =>
+      send(c, rampart.errorAnswer(error, viewOf(c as Context<RampartEnv>))),
+  };
+  // The makers return plain middleware; the kinds table says what each sets for the handler after.
+  const makers: HandlerMakers<HonoKinds> = { guard, limit, check, attempt };
+  return withTutorialNames(base, rampart, makers) as unknown as HonoRampart;
 }

@@ -4,7 +4,7 @@
  * by Scalar's standalone bundle, served from the installed package (pinned, no CDN) with a
  * content security policy that lets only this server's own scripts run.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -16,13 +16,19 @@ const require = createRequire(import.meta.url);
 const version = () =>
   (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
     .version;
-/** The renderer's browser bundle, read once on first use. */
+/**
+ * The renderer's browser bundle, read once on first use: the copy the build puts in
+ * `dist/vendor/scalar/` (an installed server), else the dev dependency's (the repository).
+ */
 let bundle: Buffer | undefined;
 const scalarBundle = () => {
-  bundle ??= readFileSync(
-    // The package exports only its modules: its main entry sits in dist/, the bundle beside it.
-    join(dirname(require.resolve('@scalar/api-reference')), 'browser/standalone.js'),
-  );
+  if (bundle === undefined) {
+    const built = new URL('../../vendor/scalar/standalone.js', import.meta.url);
+    bundle = existsSync(built)
+      ? readFileSync(built)
+      : // The package exports only its modules: its main entry sits in dist/, the bundle beside it.
+        readFileSync(join(dirname(require.resolve('@scalar/api-reference')), 'browser/standalone.js'));
+  }
   return bundle;
 };
 
