@@ -637,6 +637,20 @@ export function unknownConfigKeys(json: unknown): Array<{ field: string; key: st
   );
 }
 
+/**
+ * The config file's fields, dotted, down to `depth` levels of objects (`cors.origins`,
+ * `rateLimit.default`, `routes`): what the README's configuration table must name.
+ */
+export function configFields(depth = 2): string[] {
+  const walk = (path: string[]): string[] =>
+    allowedKeysAt(path).flatMap((key) => {
+      const here = [...path, key];
+      const below = here.length < depth ? walk(here) : [];
+      return below.length > 0 ? below : [here.join('.')];
+    });
+  return walk([]);
+}
+
 function allowedKeysAt(path: readonly PropertyKey[]): string[] {
   const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined =>
     s instanceof z.ZodOptional ? unwrap(s.unwrap() as z.ZodType) : s;
