@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -203,4 +204,25 @@ test('an import whose writes fail midway removes everything it wrote, and only t
   assert.match(run.stderr, /UNIQUE|constraint/i);
   assert.match(run.stderr, /records written so far were removed again: the storage is as empty as before/);
   assert.deepEqual(await contents(target), { ...EMPTY, audit: [event.id] }, 'what was there before is kept');
+});
+
+test('an export whose reader closes the pipe early stops quietly: exit 141, no stack trace', async () => {
+  const child = spawn(process.execPath, [BIN, 'export', '--include-secrets'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_OPTIONS: process.env.NODE_OPTIONS ?? '',
+      RAMPART_DATA_DIR: source,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The reader is gone before the first line is written (an import that refused its input).
+  child.stdout!.destroy();
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 141, stderr);
+  assert.ok(!/\n\s+at /.test(stderr) && !stderr.includes('EPIPE'), `no stack trace:\n${stderr}`);
 });

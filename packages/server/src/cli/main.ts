@@ -149,8 +149,25 @@ function report(error: unknown, command: Command | undefined, io: Io): void {
   }
 }
 
+let pipeWatched = false;
+/**
+ * A reader that stops early (`rampart keys list | head -1`, an import that refused its input)
+ * closes the pipe: stop writing, quietly, as a shell tool stops on SIGPIPE (exit 141), never
+ * with a stack trace.
+ */
+function watchPipe(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(141);
+    process.stderr.write(`rampart: cannot write to stdout: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
 /** The `rampart` command. */
 export async function main(argv: string[], io: Io = processIo): Promise<void> {
+  if (io === processIo) watchPipe();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
     io.out(usage());
