@@ -27,6 +27,7 @@ before(async () => {
         path: '/orders/*',
         require: { credential: 'apiKey', scopes: ['orders:read'] },
       },
+      { name: 'public', method: 'GET', path: '/public/*', require: { credential: 'none' } },
       {
         name: 'limited',
         method: 'GET',
@@ -110,6 +111,21 @@ for (const name of ['nginx', 'caddy']) {
       assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
       assert.equal(res.json().code, 'RATE_LIMITED');
       assert.equal(upstream.received.length, before);
+    });
+
+    test("a client's own description of the request (the header family the proxy does not set) never decides it", async () => {
+      const before = upstream.received.length;
+      // Without it the route is public: the proxy's description of /orders/1 must be the one judged.
+      const forgeries: Record<string, string>[] = [
+        { 'x-original-uri': '/public/x', 'x-original-method': 'GET' },
+        { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' },
+      ];
+      for (const forged of forgeries) {
+        const res = await send(url('/orders/1'), { headers: forged });
+        assert.ok([400, 401].includes(res.status), `${JSON.stringify(forged)}: ${res.status} ${res.body}`);
+      }
+      assert.equal(upstream.received.length, before);
+      assert.equal((await send(url('/public/x'))).status, 200, 'the public route itself is open');
     });
 
     test('a path that would be routed as another one (/orders/../admin) never reaches the upstream', async () => {

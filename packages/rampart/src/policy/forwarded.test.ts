@@ -128,6 +128,50 @@ describe('forwarded(): refusals', () => {
     });
   }
 
+  // Each proxy overwrites its own family of headers and passes the client's others through:
+  // whichever family a client adds, the decision must not be about the request it names.
+  for (const [proxy, forged, header, view] of [
+    ['Caddy or Traefik', 'X-Original-URI', { 'x-forwarded-uri': '/admin', 'x-original-uri': '/public' }, {}],
+    ['nginx', 'X-Forwarded-Uri', { 'x-original-uri': '/admin', 'x-forwarded-uri': '/public' }, {}],
+    ['Envoy', 'X-Original-URI', { 'x-original-uri': '/public' }, { path: '/v1/auth/forward/admin' }],
+    ['Envoy', 'X-Forwarded-Uri', { 'x-forwarded-uri': '/public' }, { path: '/v1/auth/forward/admin' }],
+    [
+      'Caddy or Traefik',
+      'X-Original-Method',
+      { 'x-forwarded-method': 'DELETE', 'x-original-method': 'GET', 'x-forwarded-uri': '/x' },
+      {},
+    ],
+    [
+      'nginx',
+      'X-Forwarded-Method',
+      { 'x-original-method': 'DELETE', 'x-forwarded-method': 'GET', 'x-original-uri': '/x' },
+      {},
+    ],
+    [
+      'Envoy',
+      'X-Forwarded-Method',
+      { 'x-forwarded-method': 'GET' },
+      { method: 'DELETE', path: '/v1/auth/forward/x' },
+    ],
+  ] as const) {
+    test(`behind ${proxy}, a client's ${forged} beside the proxy's description is 400`, () => {
+      const d = check({ header, ...view });
+      assert.equal(d.ok, false, JSON.stringify(d.ok && d.view));
+      assert.equal(!d.ok && d.answer.status, 400);
+      assert.match(!d.ok ? String((d.answer.body as { detail: string }).detail) : '', /described twice/);
+    });
+  }
+
+  test('two descriptions that agree are one request', () => {
+    const d = check({
+      method: 'POST',
+      path: '/v1/auth/forward/orders/7',
+      header: { 'x-forwarded-uri': '/orders/7', 'x-original-uri': '/orders/7', 'x-forwarded-method': 'POST' },
+    });
+    assert.ok(d.ok);
+    assert.deepEqual([d.view.method, d.view.path], ['POST', '/orders/7']);
+  });
+
   test('TRACE or a made-up method is 405', () => {
     for (const method of ['TRACE', 'GET, POST', 'PROPFIND']) {
       const d = check({ header: { 'x-forwarded-method': method, 'x-forwarded-uri': '/x' } });

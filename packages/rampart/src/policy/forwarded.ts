@@ -15,6 +15,14 @@
  * decision is about the check request's own method and path. The path must be in normal form
  * (`parseRequestTarget`): the proxy routes on its own normalised path, so a target with dot
  * segments or encoded slashes could be decided as one route and served as another.
+ *
+ * Each proxy sets its own family of headers and passes every other header of the client's
+ * through: nginx overwrites `X-Original-*` but not `X-Forwarded-Uri`, Caddy and Traefik
+ * overwrite `X-Forwarded-*` but not `X-Original-URI`, Envoy sets neither. So no family may win
+ * by precedence (a client behind Caddy would add `X-Original-URI: /public` and be judged on
+ * it): every description present (both header families and, for Envoy's form, the check
+ * request's own path and method) must agree, or the call is 400. The proxy's copy is always
+ * among them, so a client can only make its own request fail.
  */
 import { RampartError } from '../errors.ts';
 import { parseRequestTarget } from '../http/request-target.ts';
@@ -46,25 +54,50 @@ export type ForwardedDecision = Decision<{
 
 const METHOD_HEADERS = ['x-original-method', 'x-forwarded-method'] as const;
 const URI_HEADERS = ['x-original-uri', 'x-forwarded-uri'] as const;
+const HEADER_NAMES: Record<string, string> = {
+  'x-original-method': 'X-Original-Method',
+  'x-forwarded-method': 'X-Forwarded-Method',
+  'x-original-uri': 'X-Original-URI',
+  'x-forwarded-uri': 'X-Forwarded-Uri',
+};
 // RFC 9110 §7.2 host, loosely: a reg-name or IP literal and an optional port, nothing else.
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=-]+)(?::\d{1,5})?$/;
 
-function first(view: RequestView, names: readonly string[]): string | undefined {
+/** One description of the request from every source that gives one, or the two that disagree. */
+type Agreed = { ok: true; value: string | undefined } | { ok: false; conflict: string };
+
+function agreed(view: RequestView, names: readonly string[], own: string | undefined): Agreed {
+  let value = own;
+  let from = own === undefined ? undefined : 'the check request';
   for (const name of names) {
-    const value = view.headers(name);
-    if (value !== undefined) return value;
+    const given = view.headers(name);
+    if (given === undefined) continue;
+    if (value !== undefined && given !== value) {
+      return { ok: false, conflict: `${from} and ${HEADER_NAMES[name]} disagree` };
+    }
+    value = given;
+    from ??= HEADER_NAMES[name];
   }
-  return undefined;
+  return { ok: true, value };
 }
 
 function badRequest(ctx: PolicyContext, view: RequestView, detail: string) {
   return ctx.refuse(new RampartError('BAD_REQUEST', { detail }), view);
 }
 
+function describedTwice(ctx: PolicyContext, view: RequestView, conflict: string) {
+  return badRequest(
+    ctx,
+    view,
+    `The forwarded request is described twice: ${conflict} (a client's copy beside the proxy's).`,
+  );
+}
+
 /**
  * Builds the view of the original request a forward-auth call describes.
- * Refusals: 400 for a target not in normal form or a forwarding header given twice (a
- * client's copy beside the proxy's), 405 for a method an API does not answer.
+ * Refusals: 400 for a target not in normal form, a forwarding header given twice, or two
+ * descriptions of the request that disagree (a client's copy beside the proxy's), 405 for a
+ * method an API does not answer.
  */
 export function forwardedRequest(
   ctx: PolicyContext,
@@ -72,19 +105,26 @@ export function forwardedRequest(
   options: ForwardedOptions = {},
 ): ForwardedDecision {
   const proxied = ctx.trustsPeer(view);
-  let method = proxied ? first(view, METHOD_HEADERS) : undefined;
-  let target = proxied ? first(view, URI_HEADERS) : undefined;
+  // The check request's own target: the path after the prefix (Envoy's form, whose method is
+  // the original one too), or the whole path of a gateway route. A call to the bare prefix
+  // (nginx, Caddy, Traefik) describes nothing by itself.
+  const prefix = options.pathPrefix;
+  let own: string | undefined = view.path;
+  if (prefix !== undefined && view.path === prefix) own = undefined;
+  else if (prefix !== undefined && view.path.startsWith(`${prefix}/`)) own = view.path.slice(prefix.length);
+  if (own !== undefined && view.query !== undefined) own = `${own}?${view.query}`;
+  let method = view.method;
+  let target = own ?? (view.query === undefined ? '/' : `/?${view.query}`);
+  if (proxied) {
+    const methods = agreed(view, METHOD_HEADERS, own === undefined ? undefined : view.method);
+    if (!methods.ok) return describedTwice(ctx, view, methods.conflict);
+    const targets = agreed(view, URI_HEADERS, own);
+    if (!targets.ok) return describedTwice(ctx, view, targets.conflict);
+    method = methods.value ?? method;
+    target = targets.value ?? target;
+  }
   const forwardedHost = proxied ? view.headers('x-forwarded-host') : undefined;
   const forwardedProto = proxied ? view.headers('x-forwarded-proto') : undefined;
-  method ??= view.method;
-  if (target === undefined) {
-    const prefix = options.pathPrefix;
-    let path = view.path;
-    if (prefix !== undefined && (path === prefix || path.startsWith(`${prefix}/`))) {
-      path = path.slice(prefix.length) || '/';
-    }
-    target = view.query === undefined ? path : `${path}?${view.query}`;
-  }
   if (!KNOWN_METHODS.includes(method)) {
     const allow = KNOWN_METHODS.filter((m) => m !== 'OPTIONS').join(', ');
     return ctx.refuse(new RampartError('METHOD_NOT_ALLOWED', { headers: { allow } }), view);
