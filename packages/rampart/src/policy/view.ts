@@ -90,8 +90,11 @@ export interface Attempt {
 /** The decision of an `attempts()` step. */
 export type AttemptDecision = Decision<{ readonly attempt: Attempt }>;
 
-/** A step over a request view. */
-export type Step<D> = (view: RequestView) => Promise<D>;
+/**
+ * A step over a request view. It answers at once when nothing needs waiting for (a limit on
+ * the memory store), else a promise: `await` it either way.
+ */
+export type Step<D> = (view: RequestView) => D | Promise<D>;
 
 /** The empty, shared header block of a decision that adds none. */
 export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});

@@ -138,6 +138,8 @@ export interface RateLimiterOptions {
 export interface RateLimiter {
   /** Counts the request against every matching `'requests'` rule; refuses if any is over. */
   check(request: RateLimitRequest): Promise<RateLimitResult>;
+  /** `check`, answered at once when the store answers at once (memory): no promise on that path. */
+  decide(request: RateLimitRequest): RateLimitResult | Promise<RateLimitResult>;
   /**
    * Reserves one attempt against every matching `'failures'` rule before expensive work
    * (argon2, a database lookup), atomically per rule: of 95 simultaneous attempts against a
@@ -487,6 +489,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     return Promise.all(pending).then(() => {});
   };
 
+  const decide = (request: RateLimitRequest): RateLimitResult | Promise<RateLimitResult> => {
+    const now = clock();
+    const decisions = evaluateAll(requestRules, 1, request, now);
+    return decisions instanceof Promise
+      ? decisions.then((d) => conclude(d, request, now))
+      : conclude(decisions, request, now);
+  };
+
   const forget = async (rule: CompiledRule, key: string): Promise<void> => {
     const id = `${rule.name}:${key}`;
     tracked.delete(id);
@@ -497,9 +507,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   return {
     async check(request) {
-      const now = clock();
-      return conclude(await evaluateAll(requestRules, 1, request, now), request, now);
+      return decide(request);
     },
+
+    decide,
 
     async reserve(request) {
       const now = clock();

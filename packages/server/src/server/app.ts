@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino } from 'pino';
-import type { Rampart, RateLimitRule } from 'rampart';
+import type { Decision, Rampart, RateLimitRule, Step } from 'rampart';
 import { frameworkErrors, rampartPlugin } from 'rampart/fastify';
 import { newId } from 'rampart/internal/lib/ids.ts';
 import { z } from 'zod';
@@ -143,63 +143,76 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         : createHttpServer(serverOptions, handler),
   }) as unknown as FastifyInstance;
 
+  // The request id first, so that every answer carries it, a refusal of the hooks below too.
+  app.decorateRequest('correlationId', undefined);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    const inbound = request.headers['x-request-id'];
+    if (typeof inbound === 'string' && CORRELATION_ID.test(inbound)) request.correlationId = inbound;
+    done();
+  });
+  // Health, JWKS and metrics have limits of their own, so that a load balancer, the resource
+  // servers fetching keys and the scraper neither spend nor are refused by the API's budget.
+  const operational = new Map<string, Step<Decision>>();
+  for (const { routes, rule } of limits.operational) {
+    const step = rampart.rateLimit(rule);
+    for (const route of routes) operational.set(route, step);
+  }
+  // Routes whose inner calls count instead (the console's pages and relay), by `METHOD url`.
+  const uncounted = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    if (route.config?.addressLimit !== false) return;
+    for (const method of [route.method].flat()) uncounted.add(`${method} ${route.url}`);
+  });
+  // One onRequest hook for the policy: headers, the address limit, hygiene, CORS.
   await app.register(rampartPlugin, {
     policy: rampart,
     requestId: true,
     securityHeaders: true,
-    cors: false,
-    screen: false,
+    cors: true,
+    screen: true,
     jsonOnly: true,
+    limitFor: (request) => {
+      const route = app.rampart.view(request).route;
+      if (route === undefined) return addressLimit;
+      return (
+        operational.get(route) ?? (uncounted.has(`${request.method} ${route}`) ? undefined : addressLimit)
+      );
+    },
   });
-  app.decorateRequest('correlationId', undefined);
   // Every route from here on is collected for the OpenAPI document (GET /openapi.json).
   collectRoutes(app);
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    const inbound = request.headers['x-request-id'];
-    if (typeof inbound === 'string' && CORRELATION_ID.test(inbound)) request.correlationId = inbound;
-  });
-  const byAddress = app.rampart.asHook(addressLimit);
-  // Health, JWKS and metrics have limits of their own, so that a load balancer, the resource
-  // servers fetching keys and the scraper neither spend nor are refused by the API's budget.
-  const operational = new Map<string, ReturnType<typeof app.rampart.rateLimit>>();
-  for (const { routes, rule } of limits.operational) {
-    const step = app.rampart.rateLimit(rule);
-    for (const route of routes) operational.set(route, step);
-  }
-  app.addHook('onRequest', async (request, reply) => {
-    const own = operational.get(request.routeOptions.url ?? '');
-    if (own !== undefined) return own(request, reply);
-    // Routes whose inner calls count instead (the console's pages and relay).
-    if (request.routeOptions.config.addressLimit === false) return;
-    return byAddress(request, reply);
-  });
-  app.addHook('onRequest', app.rampart.screen);
-  app.addHook('onRequest', app.rampart.cors);
   if (limits.byBody.length > 0) {
     const byBody = app.rampart.rateLimit(limits.byBody);
-    app.addHook('preValidation', async (request, reply) => {
-      if (!operational.has(request.routeOptions.url ?? '')) return byBody(request, reply);
+    app.addHook('preValidation', (request, reply, done) => {
+      // A body rule is keyed by a body field: a request without a body has nothing to count.
+      const route = app.rampart.view(request).route;
+      if (request.body === undefined || (route !== undefined && operational.has(route))) return done();
+      byBody(request, reply).then(() => {
+        if (!reply.sent) done();
+      }, done);
     });
   }
 
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+  app.addHook('onResponse', (request, reply, done) => {
+    const view = app.rampart.view(request);
+    const route = view.route ?? 'unmatched';
+    const status = reply.statusCode;
     request.log.info(
       {
         method: request.method,
         url: redactUrl(request.url),
-        route: request.routeOptions.url,
-        status: reply.statusCode,
+        route: view.route,
+        status,
         ms: Math.round(reply.elapsedTime * 100) / 100,
-        ip: rampart.clientIp(app.rampart.view(request)),
+        ip: rampart.clientIp(view),
         ua: request.headers['user-agent'],
         ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
       },
       'request',
     );
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpRequests.inc({ method: request.method, route, status: String(status) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     if (request.principal) {
       metrics.authentications.inc({
@@ -208,6 +221,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         reason: 'none',
       });
     }
+    done();
   });
 
   app.get(

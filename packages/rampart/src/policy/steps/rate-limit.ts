@@ -99,15 +99,19 @@ export function rateLimitStep(
     : [rules as RateLimitRuleOptions];
   if (list.length === 0) throw new TypeError(`${field}: expected a rule or a non-empty array of rules`);
   const limiter = ctx.limiter(list, field);
-  return async (view) => {
+  const conclude = (view: RequestView, result: RateLimitResult): Decision => {
+    const headers = withEarlierLimits(ctx, view, result.headers);
+    if (result.allowed) return { ok: true, headers };
+    return limitRefusal(ctx, view, result, headers);
+  };
+  // Not async: on the memory store the whole decision is made without a promise.
+  return (view) => {
     const ip = ctx.clientIp(view);
     const listed = addressVerdict(ctx, view, ip);
     if (listed === 'allow') return { ok: true, headers: NO_HEADERS };
     if (listed !== undefined) return listed;
-    const result = await limiter.check(limitRequest(view, ip));
-    const headers = withEarlierLimits(ctx, view, result.headers);
-    if (result.allowed) return { ok: true, headers };
-    return limitRefusal(ctx, view, result, headers);
+    const result = limiter.decide(limitRequest(view, ip));
+    return result instanceof Promise ? result.then((r) => conclude(view, r)) : conclude(view, result);
   };
 }
 
