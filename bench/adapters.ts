@@ -3,8 +3,8 @@
  *
  * - the tutorial's Express app as the tutorial wrote it (jsonwebtoken + express-rate-limit)
  *   versus the same app on Rampart's Express adapter (security headers, the API limit, JWT);
- * - bare Fastify (the same JSON, no checks) versus Fastify with Rampart's plugin (security
- *   headers, the API limit, JWT).
+ * - bare Express, Fastify and Hono (the same JSON, no checks) versus each with Rampart's
+ *   adapter (security headers, the API limit, JWT): the library targets of `npm run bench`.
  *
  * Every contender answers GET /api/protected with a valid bearer token. The limits are raised
  * to 10^9 per 15 minutes on both sides so that the limiter counts every request and refuses
@@ -26,6 +26,9 @@ const ISSUER = 'https://api.example.com';
 const HUGE = 1_000_000_000;
 
 type Variant =
+  | 'express-bare'
+  | 'hono-bare'
+  | 'hono-rampart'
   | 'express-tutorial'
   | 'express-rampart'
   | 'express-rampart-nocache'
@@ -50,6 +53,49 @@ async function rampartPolicy(cache: boolean) {
 
 async function serve(variant: Variant): Promise<void> {
   const port = Number(process.env.PORT ?? 0);
+  const barePayload = { message: 'Access granted', user: { userId: '123', role: 'admin' } };
+  const bareToken = jwt.sign({ userId: '123', role: 'admin' }, SECRET, { expiresIn: '1h' });
+  if (variant === 'express-bare') {
+    // The same JSON with no checks at all: what Express itself costs.
+    const express = (await import('express')).default;
+    const app = express();
+    app.disable('x-powered-by');
+    app.get('/bench-token', (_req, res) => res.json({ token: bareToken }));
+    app.get('/api/protected', (_req, res) => res.json(barePayload));
+    const server = app.listen(port, '127.0.0.1', () =>
+      console.log(`listening ${(server.address() as { port: number }).port}`),
+    );
+    process.on('SIGTERM', () => server.close(() => process.exit(0)));
+    return;
+  }
+  if (variant.startsWith('hono-')) {
+    const { serve: serveHono } = await import('@hono/node-server');
+    const { Hono } = await import('hono');
+    const app = new Hono();
+    if (variant === 'hono-bare') {
+      app.get('/bench-token', (c) => c.json({ token: bareToken }));
+      app.get('/api/protected', (c) => c.json(barePayload));
+    } else {
+      const { createHonoRampart } = await import('rampart/hono');
+      const rampart = await rampartPolicy(true);
+      const security = createHonoRampart(rampart);
+      app.use(security.securityHeaders, security.apiLimiter);
+      app.get('/bench-token', async (c) =>
+        c.json({ token: (await rampart.issueAccessToken({ sub: '123', role: 'admin' })).token }),
+      );
+      app.get('/api/protected', security.authenticateToken, (c) => {
+        const { userId, role } = c.get('principal');
+        return c.json({ message: 'Access granted', user: { userId, role } });
+      });
+      app.notFound(security.notFound);
+      app.onError(security.errorHandler);
+    }
+    const server = serveHono({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info) =>
+      console.log(`listening ${info.port}`),
+    );
+    process.on('SIGTERM', () => server.close(() => process.exit(0)));
+    return;
+  }
   if (variant === 'express-tutorial') {
     // The tutorial's code, with the limit raised (and its 429 handler's Redis bookkeeping left
     // out: no request here is ever refused, so it would never run).
@@ -113,12 +159,8 @@ async function serve(variant: Variant): Promise<void> {
   const Fastify = (await import('fastify')).default;
   const app = Fastify({ logger: false });
   if (variant === 'fastify-bare') {
-    const token = jwt.sign({ userId: '123', role: 'admin' }, SECRET, { expiresIn: '1h' });
-    app.get('/bench-token', async () => ({ token }));
-    app.get('/api/protected', async () => ({
-      message: 'Access granted',
-      user: { userId: '123', role: 'admin' },
-    }));
+    app.get('/bench-token', async () => ({ token: bareToken }));
+    app.get('/api/protected', async () => barePayload);
   } else {
     const { rampartPlugin } = await import('rampart/fastify');
     const rampart = await rampartPolicy(variant === 'fastify-rampart');
@@ -155,10 +197,17 @@ function contender(name: string, variant: Variant): Contender {
   };
 }
 
-export async function adaptersBench(rounds = 2): Promise<string> {
-  const options = { rounds, connections: 50, seconds: 10 };
+/** The library's rows: each adapter against its bare framework, and the targets they meet. */
+export async function adaptersBench(
+  options: { rounds: number; connections: number; seconds: number } = {
+    rounds: 2,
+    connections: 50,
+    seconds: 10,
+  },
+): Promise<{ report: string; targets: ReadonlyArray<readonly [string, number, number]> }> {
   const expressRows = await compare(
     [
+      contender('bare express (no checks)', 'express-bare'),
       contender('tutorial express (jsonwebtoken + express-rate-limit)', 'express-tutorial'),
       contender('rampart express adapter', 'express-rampart'),
       contender('rampart express adapter, no token cache', 'express-rampart-nocache'),
@@ -173,21 +222,57 @@ export async function adaptersBench(rounds = 2): Promise<string> {
     ],
     options,
   );
-  const how = `50 connections, 10 s × ${rounds} interleaved rounds after a 2 s warm-up, medians; server on CPU 0, wrk on CPU 1`;
-  return [
-    `### Express: the tutorial's stack vs Rampart's adapter (GET /api/protected, ${how})`,
+  const honoRows = await compare(
+    [contender('bare hono (@hono/node-server)', 'hono-bare'), contender('hono + rampart', 'hono-rampart')],
+    options,
+  );
+  const rps = (rows: typeof expressRows, name: string) => rows.find((r) => r.name === name)!.rps;
+  const targets = [
+    [
+      'library: Fastify plugin ≥ 0.75× bare Fastify',
+      rps(fastifyRows, 'fastify + rampart plugin') / rps(fastifyRows, 'bare fastify'),
+      0.75,
+    ],
+    [
+      'library: Express adapter ≥ 0.85× bare Express',
+      rps(expressRows, 'rampart express adapter') / rps(expressRows, 'bare express (no checks)'),
+      0.85,
+    ],
+    [
+      'library: Hono adapter ≥ 0.75× bare Hono',
+      rps(honoRows, 'hono + rampart') / rps(honoRows, 'bare hono (@hono/node-server)'),
+      0.75,
+    ],
+  ] as const;
+  const how = `${options.connections} connections, ${options.seconds} s × ${options.rounds} interleaved rounds after a 2 s warm-up, medians; server on CPU 0, wrk on CPU 1`;
+  const report = [
+    `### Express: bare, the tutorial's stack, Rampart's adapter (GET /api/protected, ${how})`,
     '',
-    table(expressRows, 'tutorial express (jsonwebtoken + express-rate-limit)'),
+    table(expressRows, 'bare express (no checks)'),
     '',
     `### Fastify: bare vs Rampart's plugin (GET /api/protected, ${how})`,
     '',
     table(fastifyRows, 'bare fastify'),
     '',
+    `### Hono on @hono/node-server: bare vs Rampart's middleware (GET /api/protected, ${how})`,
+    '',
+    table(honoRows, 'bare hono (@hono/node-server)'),
+    '',
   ].join('\n');
+  return { report, targets };
 }
 
 const variant = process.argv[2] as Variant | undefined;
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (variant !== undefined) await serve(variant);
-  else console.log(await adaptersBench(Number(process.env.ROUNDS ?? 2)));
+  else {
+    const { report, targets } = await adaptersBench({
+      rounds: Number(process.env.ROUNDS ?? 2),
+      connections: 50,
+      seconds: 10,
+    });
+    console.log(report);
+    for (const [name, value, goal] of targets)
+      console.log(`${name}: ${value.toFixed(2)}× ${value >= goal ? 'met' : 'NOT met'}`);
+  }
 }

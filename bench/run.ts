@@ -4,7 +4,7 @@
  * run are printed and written to BENCHMARKS.md with the machine, versions and command.
  * Never part of `npm test`.
  *
- *   npm run bench              # everything (about 6 minutes)
+ *   npm run bench              # everything (about 12 minutes)
  *   npm run bench -- --quick   # one short round each
  */
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { startRedis } from '../test/harness/redis.ts';
+import { adaptersBench } from './adapters.ts';
 import { gatewayBench } from './gateway.ts';
 import { type Contender, compare, table } from './lib.ts';
 import { shellBench } from './shell.ts';
@@ -93,7 +94,10 @@ try {
     ],
     options,
   );
-  const shell = await shellBench();
+  const shell = await shellBench(quick ? { rounds: 1, connections: 50, seconds: 3 } : undefined);
+  const library = await adaptersBench(
+    quick ? { rounds: 1, connections: 50, seconds: 3 } : { rounds: 3, connections: 50, seconds: 6 },
+  );
   const gateway = await gatewayBench(quick ? { rounds: 1, connections: 50, seconds: 3 } : undefined);
   const ratio = (rows: typeof memory, a: string, b: string) =>
     rows.find((r) => r.name === a)!.rps / rows.find((r) => r.name === b)!.rps;
@@ -115,6 +119,8 @@ try {
       ratio(onRedis, 'rampart serve (redis)', 'fastify plugins + redis'),
       1.5,
     ],
+    ['the shell (/healthz) ≥ 0.8× bare Fastify', shell.ratio, 0.8],
+    ...library.targets,
   ] as const;
   const p99 = (rows: typeof memory, name: string) => rows.find((x) => x.name === name)!.p99Ms;
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}`;
@@ -143,7 +149,10 @@ ${targets.map(([name, value, goal]) => `| ${name} | ${value.toFixed(2)}× | ${va
 | p99 no worse than the plugin stack (memory) | ${p99(memory, r).toFixed(2)} ms vs ${p99(memory, 'fastify + @fastify/jwt + @fastify/rate-limit').toFixed(2)} ms | ${p99(memory, r) <= p99(memory, 'fastify + @fastify/jwt + @fastify/rate-limit') ? 'yes' : '**no**'} |
 | p99 no worse than the plugin stack (Redis) | ${p99(onRedis, 'rampart serve (redis)').toFixed(2)} ms vs ${p99(onRedis, 'fastify plugins + redis').toFixed(2)} ms | ${p99(onRedis, 'rampart serve (redis)') <= p99(onRedis, 'fastify plugins + redis') ? 'yes' : '**no**'} |
 
-${shell}
+${shell.report}
+## The library
+
+${library.report}
 ${gateway}`;
   console.log(report);
   writeFileSync(join(root, 'BENCHMARKS.md'), report);
