@@ -212,8 +212,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       },
       'request',
     );
-    metrics.httpRequests.inc({ method: request.method, route, status: String(status) });
-    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    metrics.observeRequest(request.method, route, status, reply.elapsedTime / 1000);
     if (request.principal) {
       metrics.authentications.inc({
         credential: request.principal.kind === 'user' ? 'bearer' : 'api_key',

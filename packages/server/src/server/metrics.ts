@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, type Histogram, Registry } from 'prom-client';
 
 /**
  * The server's Prometheus metrics, on a registry of their own (never prom-client's global
@@ -7,10 +7,12 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
  */
 export interface Metrics {
   readonly registry: Registry;
-  /** `rampart_http_requests_total{method,route,status}`. */
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  /** `rampart_http_request_duration_seconds{method,route}`. */
-  readonly httpDuration: Histogram<'method' | 'route'>;
+  /**
+   * One answered request: `rampart_http_requests_total{method,route,status}` and
+   * `rampart_http_request_duration_seconds{method,route}`. Counted in plain slots per route
+   * and handed to the registry when it is scraped: no label hashing per request.
+   */
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
   /** `rampart_authentications_total{credential,outcome,reason}`: credential `bearer`/`api_key`, outcome `success`/`failure`. */
   readonly authentications: Counter<'credential' | 'outcome' | 'reason'>;
   /** `rampart_rate_limit_refusals_total{rule}`: increment it wherever a request is refused with 429. */
@@ -49,21 +51,26 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
   }
   const registers = [registry];
+  const requests = new RequestSlots();
+  new Counter({
+    name: 'rampart_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'],
+    registers,
+    // On each scrape: what the slots counted since the last one.
+    collect() {
+      for (const slot of requests.slots.values()) {
+        for (const [status, n] of slot.pending) {
+          this.inc({ method: slot.method, route: slot.route, status: String(status) }, n);
+        }
+        slot.pending.clear();
+      }
+    },
+  });
+  registry.registerMetric(requests.histogram() as unknown as Histogram);
   return {
     registry,
-    httpRequests: new Counter({
-      name: 'rampart_http_requests_total',
-      help: 'HTTP requests answered, by method, route pattern and status code.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    }),
-    httpDuration: new Histogram({
-      name: 'rampart_http_request_duration_seconds',
-      help: 'Time from the request arriving to the response being sent, by method and route pattern.',
-      labelNames: ['method', 'route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    }),
+    observeRequest: (method, route, status, seconds) => requests.observe(method, route, status, seconds),
     authentications: new Counter({
       name: 'rampart_authentications_total',
       help: 'Credentials presented, by kind (bearer, api_key), outcome (success, failure) and refusal reason.',
@@ -83,4 +90,84 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       registers,
     }),
   };
+}
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+interface RequestSlot {
+  readonly method: string;
+  readonly route: string;
+  /** Requests by status since the last scrape (the counter adds them then). */
+  readonly pending: Map<number, number>;
+  /** Observations per bucket (the last one is `+Inf`), not cumulative. */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * The request counter's and duration histogram's data, one slot per method and route (a
+ * bounded set: route patterns, or `unmatched`). The histogram is a metric of its own in
+ * prom-client's shape (`get()` as its Histogram answers), since prom-client has no way to add
+ * counted observations to one of its own.
+ */
+class RequestSlots {
+  readonly slots = new Map<string, RequestSlot>();
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const id = `${method} ${route}`;
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      slot = {
+        method,
+        route,
+        pending: new Map(),
+        buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+        sum: 0,
+        count: 0,
+      };
+      this.slots.set(id, slot);
+    }
+    slot.pending.set(status, (slot.pending.get(status) ?? 0) + 1);
+    let b = 0;
+    while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]!) b++;
+    slot.buckets[b]!++;
+    slot.sum += seconds;
+    slot.count++;
+  }
+
+  histogram() {
+    const name = 'rampart_http_request_duration_seconds';
+    const slots = this.slots;
+    return {
+      name,
+      help: 'Time from the request arriving to the response being sent, by method and route pattern.',
+      type: 'histogram',
+      aggregator: 'sum',
+      labelNames: ['method', 'route'],
+      get() {
+        const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> =
+          [];
+        for (const slot of slots.values()) {
+          const labels = { method: slot.method, route: slot.route };
+          let cumulative = 0;
+          DURATION_BUCKETS.forEach((le, i) => {
+            cumulative += slot.buckets[i]!;
+            values.push({ labels: { le, ...labels }, value: cumulative, metricName: `${name}_bucket` });
+          });
+          values.push({ labels: { le: '+Inf', ...labels }, value: slot.count, metricName: `${name}_bucket` });
+          values.push({ labels, value: slot.sum, metricName: `${name}_sum` });
+          values.push({ labels, value: slot.count, metricName: `${name}_count` });
+        }
+        return { name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+      },
+      reset() {
+        for (const slot of slots.values()) {
+          slot.buckets.fill(0);
+          slot.sum = 0;
+          slot.count = 0;
+        }
+      },
+    };
+  }
 }
