@@ -14,11 +14,45 @@ export interface Metrics {
    */
   observeRequest(method: string, route: string, status: number, seconds: number): void;
   /** `rampart_authentications_total{credential,outcome,reason}`: credential `bearer`/`api_key`, outcome `success`/`failure`. */
-  readonly authentications: Counter<'credential' | 'outcome' | 'reason'>;
+  readonly authentications: CountLater<'credential' | 'outcome' | 'reason'>;
   /** `rampart_rate_limit_refusals_total{rule}`: increment it wherever a request is refused with 429. */
-  readonly rateLimitRefusals: Counter<'rule'>;
+  readonly rateLimitRefusals: CountLater<'rule'>;
   /** `rampart_api_key_verifications_total{code}`: one per verification, by its code (`VALID`, `REVOKED`, …). */
-  readonly keyVerifications: Counter<'code'>;
+  readonly keyVerifications: CountLater<'code'>;
+}
+
+/** A counter counted in a plain map and added to its prom-client Counter on each scrape. */
+export interface CountLater<L extends string> {
+  inc(labels: Record<L, string>, value?: number): void;
+}
+
+function countLater<L extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): CountLater<L> {
+  // Label values joined by a character no label value here holds (route patterns, codes).
+  const pending = new Map<string, { labels: Record<L, string>; n: number }>();
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      for (const { labels, n } of pending.values()) this.inc(labels, n);
+      pending.clear();
+    },
+  });
+  return {
+    inc(labels, value = 1) {
+      let id = '';
+      for (const label of labelNames) id += `${labels[label]}\u0000`;
+      const slot = pending.get(id);
+      if (slot === undefined) pending.set(id, { labels: { ...labels }, n: value });
+      else slot.n += value;
+    },
+  };
 }
 
 /** prom-client's default gauges whose names end in `_total` (see `createMetrics`). */
@@ -51,54 +85,46 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
   }
   const registers = [registry];
-  const requests = new RequestSlots();
-  new Counter({
-    name: 'rampart_http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code.',
-    labelNames: ['method', 'route', 'status'],
+  const requests = countLater(
     registers,
-    // On each scrape: what the slots counted since the last one.
-    collect() {
-      for (const slot of requests.slots.values()) {
-        for (const [status, n] of slot.pending) {
-          this.inc({ method: slot.method, route: slot.route, status: String(status) }, n);
-        }
-        slot.pending.clear();
-      }
-    },
-  });
-  registry.registerMetric(requests.histogram() as unknown as Histogram);
+    'rampart_http_requests_total',
+    'HTTP requests answered, by method, route pattern and status code.',
+    ['method', 'route', 'status'],
+  );
+  const durations = new DurationSlots();
+  registry.registerMetric(durations.histogram() as unknown as Histogram);
   return {
     registry,
-    observeRequest: (method, route, status, seconds) => requests.observe(method, route, status, seconds),
-    authentications: new Counter({
-      name: 'rampart_authentications_total',
-      help: 'Credentials presented, by kind (bearer, api_key), outcome (success, failure) and refusal reason.',
-      labelNames: ['credential', 'outcome', 'reason'],
+    observeRequest(method, route, status, seconds) {
+      requests.inc({ method, route, status: String(status) });
+      durations.observe(method, route, seconds);
+    },
+    authentications: countLater(
       registers,
-    }),
-    rateLimitRefusals: new Counter({
-      name: 'rampart_rate_limit_refusals_total',
-      help: 'Requests refused with 429 by a rate-limit rule.',
-      labelNames: ['rule'],
+      'rampart_authentications_total',
+      'Credentials presented, by kind (bearer, api_key), outcome (success, failure) and refusal reason.',
+      ['credential', 'outcome', 'reason'],
+    ),
+    rateLimitRefusals: countLater(
       registers,
-    }),
-    keyVerifications: new Counter({
-      name: 'rampart_api_key_verifications_total',
-      help: 'API key verifications by code (VALID, NOT_FOUND, EXPIRED, REVOKED, INSUFFICIENT_SCOPE, RATE_LIMITED, USAGE_EXCEEDED).',
-      labelNames: ['code'],
+      'rampart_rate_limit_refusals_total',
+      'Requests refused with 429 by a rate-limit rule.',
+      ['rule'],
+    ),
+    keyVerifications: countLater(
       registers,
-    }),
+      'rampart_api_key_verifications_total',
+      'API key verifications by code (VALID, NOT_FOUND, EXPIRED, REVOKED, INSUFFICIENT_SCOPE, RATE_LIMITED, USAGE_EXCEEDED).',
+      ['code'],
+    ),
   };
 }
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-interface RequestSlot {
+interface DurationSlot {
   readonly method: string;
   readonly route: string;
-  /** Requests by status since the last scrape (the counter adds them then). */
-  readonly pending: Map<number, number>;
   /** Observations per bucket (the last one is `+Inf`), not cumulative. */
   readonly buckets: Float64Array;
   sum: number;
@@ -106,29 +132,27 @@ interface RequestSlot {
 }
 
 /**
- * The request counter's and duration histogram's data, one slot per method and route (a
- * bounded set: route patterns, or `unmatched`). The histogram is a metric of its own in
- * prom-client's shape (`get()` as its Histogram answers), since prom-client has no way to add
- * counted observations to one of its own.
+ * The duration histogram's data, one slot per method and route (a bounded set: route
+ * patterns, or `unmatched`): a metric of its own in prom-client's shape (`get()` as its
+ * Histogram answers), since prom-client has no way to add counted observations to one of its
+ * own.
  */
-class RequestSlots {
-  readonly slots = new Map<string, RequestSlot>();
+class DurationSlots {
+  readonly slots = new Map<string, DurationSlot>();
 
-  observe(method: string, route: string, status: number, seconds: number): void {
+  observe(method: string, route: string, seconds: number): void {
     const id = `${method} ${route}`;
     let slot = this.slots.get(id);
     if (slot === undefined) {
       slot = {
         method,
         route,
-        pending: new Map(),
         buckets: new Float64Array(DURATION_BUCKETS.length + 1),
         sum: 0,
         count: 0,
       };
       this.slots.set(id, slot);
     }
-    slot.pending.set(status, (slot.pending.get(status) ?? 0) + 1);
     let b = 0;
     while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]!) b++;
     slot.buckets[b]!++;
