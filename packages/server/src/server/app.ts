@@ -19,7 +19,7 @@ import type { ServerConfig } from './config.ts';
 import { type LineSink, type LogFormat, prettySink } from './log-format.ts';
 import type { Metrics } from './metrics.ts';
 import { collectRoutes, routeDoc } from './openapi.ts';
-import { redactUrl } from './request-log.ts';
+import { redactUrl, requestLine } from './request-log.ts';
 
 const readySchema = z.object({
   status: z.enum(['ready', 'unavailable']),
@@ -117,10 +117,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   // One limiter for the address rules: the hook below and Fastify's own early errors share it.
   const addressLimit = rampart.rateLimit(limits.byAddress);
+  const logStream = options.logStream ?? stdoutLog;
   const app = Fastify({
     // Request log lines carry no headers or bodies at all (credential-shaped text in the URL is
     // redacted in onResponse), so there is nothing left for pino to censor per line.
-    logger: { level: config.logLevel, stream: options.logStream ?? stdoutLog },
+    logger: { level: config.logLevel, stream: logStream },
     logController: new LogController({ disableRequestLogging: true }),
     // The server's own id, always: a client-chosen id must not become the name of the
     // request in logs and audit (it is kept as `correlationId` instead).
@@ -195,23 +196,27 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
 
+  // The request line goes where pino writes, in order with its lines (see `requestLine`).
+  const logRequests = ['info', 'debug', 'trace'].includes(config.logLevel);
   app.addHook('onResponse', (request, reply, done) => {
     const view = app.rampart.view(request);
     const route = view.route ?? 'unmatched';
     const status = reply.statusCode;
-    request.log.info(
-      {
-        method: request.method,
-        url: redactUrl(request.url),
-        route: view.route,
-        status,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-        ip: rampart.clientIp(view),
-        ua: request.headers['user-agent'],
-        ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
-      },
-      'request',
-    );
+    if (logRequests) {
+      logStream.write(
+        requestLine({
+          reqId: request.id,
+          method: request.method,
+          url: redactUrl(request.url),
+          route: view.route,
+          status,
+          ms: Math.round(reply.elapsedTime * 100) / 100,
+          ip: rampart.clientIp(view),
+          ua: request.headers['user-agent'],
+          correlationId: request.correlationId,
+        }),
+      );
+    }
     metrics.observeRequest(request.method, route, status, reply.elapsedTime / 1000);
     if (request.principal) {
       metrics.authentications.inc({

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { SECRET_FIELD } from 'rampart/internal/audit/scrub.ts';
 import { assertLinearTime, measureGrowth } from '../../../../test/harness/linear-time.ts';
-import { MAX_LOGGED_URL, redactUrl } from './request-log.ts';
+import { MAX_LOGGED_URL, redactUrl, requestLine } from './request-log.ts';
 
 const KEY = `rk_live_${'a'.repeat(43)}ABCDEF`;
 const JWT = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c3JfMSJ9.c2lnbmF0dXJlLWJ5dGVz';
@@ -156,4 +156,62 @@ test('a 16 KB path of repeated token-like fragments costs no more than a linear 
       slack: 1,
     });
   }
+});
+
+test('the request line is the line pino writes for the same fields', async () => {
+  const { pino } = await import('pino');
+  const { Writable } = await import('node:stream');
+  const written: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      written.push(String(chunk));
+      done();
+    },
+  });
+  const fields = {
+    reqId: 'req_1',
+    method: 'GET',
+    url: '/v1/keys?page=2',
+    route: '/v1/keys',
+    status: 200,
+    ms: 1.25,
+    ip: '127.0.0.1',
+    ua: 'curl/8',
+  };
+  pino({ timestamp: () => ',"time":5' }, sink)
+    .child({ reqId: fields.reqId })
+    .info(
+      {
+        method: fields.method,
+        url: fields.url,
+        route: fields.route,
+        status: 200,
+        ms: 1.25,
+        ip: fields.ip,
+        ua: fields.ua,
+      },
+      'request',
+    );
+  const ours = requestLine({ ...fields, correlationId: undefined }).replace(/"time":\d+/, '"time":5');
+  assert.equal(ours, written[0]);
+});
+
+test('a hostile user agent or URL stays inside its field: one line, quotes and newlines escaped', () => {
+  const line = requestLine({
+    reqId: 'req_1',
+    method: 'GET',
+    url: '/a"b\n{"level":60}',
+    route: undefined,
+    status: 404,
+    ms: 1,
+    ip: '::1',
+    ua: 'x"\r\n{"level":60,"msg":"forged"}\u2028',
+    correlationId: undefined,
+  });
+  assert.equal(line.indexOf('\n'), line.length - 1, 'the only newline ends the line');
+  const parsed = JSON.parse(line);
+  assert.equal(parsed.ua, 'x"\r\n{"level":60,"msg":"forged"}\u2028');
+  assert.equal(parsed.url, '/a"b\n{"level":60}');
+  assert.equal(parsed.level, 30);
+  assert.equal('route' in parsed, false);
 });
