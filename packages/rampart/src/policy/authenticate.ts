@@ -60,7 +60,12 @@ export interface AuthenticateOptions {
 
 /** The verifiers the step uses, as `createRampart` built them from its options. */
 export interface Verifiers {
-  bearer?: { verify(token: string): Promise<BearerOutcome>; isCached(token: string): boolean };
+  bearer?: {
+    verify(token: string): Promise<BearerOutcome>;
+    isCached(token: string): boolean;
+    /** A cached token's answer at once, or `undefined` (then `verify`). */
+    verifyNow?(token: string): BearerOutcome | undefined;
+  };
   apiKey?: {
     verify(key: string, options: { scope?: readonly string[] }): Awaitable<KeyDecision>;
     isKnown(key: string): boolean;
@@ -189,7 +194,9 @@ export function authenticateStep(
     check: Pick<BlockCheck, 'decisions' | 'failure' | 'retryAfterSec'> & { headers: Record<string, string> },
   ) => limitRefusal(ctx, view, check, { ...check.headers });
 
-  return async (view) => {
+  // Not async: a token this process verified before, from an address with no failures on
+  // record, is decided without a promise. Everything else takes the path below as it is.
+  return (view) => {
     const ip = ctx.clientIp(view);
     let credential: ReturnType<typeof extractCredential>;
     try {
@@ -210,16 +217,33 @@ export function authenticateStep(
 
     // The failure budget, before any verification.
     const secret = kind === 'bearer' ? credential.token : credential.key;
-    const known = kind === 'bearer' ? bearer!.isCached(secret) : apiKey!.isKnown(secret);
-    let reservation: Reservation | undefined;
-    // Set when this request made a shared reservation; `piggyback` when it rides on another's.
-    let flight: string | undefined;
-    let piggyback = false;
     // An allow-listed address is never refused by a limit, the failure budget included.
     const exempt =
       !ctx.addresses.empty &&
       ctx.addresses.decide(ip, String(view.method).toUpperCase(), view.route ?? view.path, ctx.now())
         .action === 'allow';
+    if (credential.kind === 'bearer' && bearer!.verifyNow !== undefined) {
+      // Nothing to reserve or wait for: the token is known and the address has no failures.
+      const budgetFree = failures === undefined || exempt || !failures.mayBeBlocked(ip);
+      const answer = budgetFree ? bearer!.verifyNow(secret) : undefined;
+      if (answer !== undefined) return bearerDecision(view, ip, answer, undefined, !exempt);
+    }
+    return budgeted(view, ip, kind, credential, secret, exempt);
+  };
+
+  async function budgeted(
+    view: RequestView,
+    ip: string,
+    kind: 'bearer' | 'api_key',
+    credential: { kind: 'bearer'; token: string } | { kind: 'api_key'; key: string },
+    secret: string,
+    exempt: boolean,
+  ): Promise<AuthDecision> {
+    const known = kind === 'bearer' ? bearer!.isCached(secret) : apiKey!.isKnown(secret);
+    let reservation: Reservation | undefined;
+    // Set when this request made a shared reservation; `piggyback` when it rides on another's.
+    let flight: string | undefined;
+    let piggyback = false;
     if (failures !== undefined && !exempt) {
       const request = limitRequest(view, ip);
       if (known) {
@@ -252,7 +276,7 @@ export function authenticateStep(
     } finally {
       if (flight) failures!.inFlight.delete(flight);
     }
-  };
+  }
 
   async function verifyAndAuthorize(
     view: RequestView,
@@ -262,40 +286,16 @@ export function authenticateStep(
     reservation: Reservation | undefined,
     owner: boolean,
   ): Promise<AuthDecision> {
-    const badCredential = () =>
-      ctx.refuse(invalidCredential(kind === 'bearer' ? 'INVALID_TOKEN' : 'INVALID_API_KEY'), view);
-    const failed = (reason: string, keyId?: string) => {
-      if (failures !== undefined && owner) {
-        failures.mark(ip);
-        // A reservation kept is the failure counted; a known credential had none, so count it.
-        if (reservation === undefined) {
-          failures.address
-            .recordFailure(limitRequest(view, ip))
-            .catch((error: unknown) => ctx.onError(error, view));
-        }
-      }
-      event(view, ip, kind, reason, keyId);
-      return badCredential();
-    };
-    const release = () => {
-      if (reservation !== undefined) {
-        void Promise.resolve(reservation.release()).catch((error: unknown) => ctx.onError(error, view));
-      }
-    };
+    const failed = (reason: string, keyId?: string) =>
+      failure(view, ip, kind, reason, keyId, reservation, owner);
+    const release = () => releaseOf(view, reservation);
 
+    if (credential.kind === 'bearer') {
+      return bearerDecision(view, ip, await bearer!.verify(credential.token), reservation, owner);
+    }
     let principal: Principal;
     let limitHeaders: Record<string, string> = NO_HEADERS;
-    if (credential.kind === 'bearer') {
-      const result = await bearer!.verify(credential.token);
-      if (!result.ok) return failed(result.code);
-      principal = result.principal;
-      if (onlyIssuers !== undefined && !onlyIssuers.has(principal.issuer ?? '')) {
-        // A good token, from an issuer this route does not take: not a failed authentication.
-        release();
-        event(view, ip, kind, 'ISSUER_NOT_ACCEPTED', undefined);
-        return badCredential();
-      }
-    } else {
+    {
       // The scope goes to the key verifier so that a key probing routes it may not call spends
       // neither its rate limit nor its credits.
       const decision = await apiKey!.verify(credential.key, scopeOption);
@@ -330,6 +330,55 @@ export function authenticateStep(
     release();
     if (!isAllowed(principal, requirement)) return forbid(view, ip, principal);
     return { ok: true, principal, headers: limitHeaders };
+  }
+
+  /** A refused credential: counted against the budget (unless it rode on another's), audited, 401. */
+  function failure(
+    view: RequestView,
+    ip: string,
+    kind: 'bearer' | 'api_key',
+    reason: string,
+    keyId: string | undefined,
+    reservation: Reservation | undefined,
+    owner: boolean,
+  ): AuthDecision {
+    if (failures !== undefined && owner) {
+      failures.mark(ip);
+      // A reservation kept is the failure counted; a known credential had none, so count it.
+      if (reservation === undefined) {
+        failures.address
+          .recordFailure(limitRequest(view, ip))
+          .catch((error: unknown) => ctx.onError(error, view));
+      }
+    }
+    event(view, ip, kind, reason, keyId);
+    return ctx.refuse(invalidCredential(kind === 'bearer' ? 'INVALID_TOKEN' : 'INVALID_API_KEY'), view);
+  }
+
+  function releaseOf(view: RequestView, reservation: Reservation | undefined): void {
+    if (reservation !== undefined) {
+      void Promise.resolve(reservation.release()).catch((error: unknown) => ctx.onError(error, view));
+    }
+  }
+
+  /** What a bearer token's verification decides: 401, the issuer check, then authorization. */
+  function bearerDecision(
+    view: RequestView,
+    ip: string,
+    result: BearerOutcome,
+    reservation: Reservation | undefined,
+    owner: boolean,
+  ): AuthDecision {
+    if (!result.ok) return failure(view, ip, 'bearer', result.code, undefined, reservation, owner);
+    const principal = result.principal;
+    releaseOf(view, reservation);
+    if (onlyIssuers !== undefined && !onlyIssuers.has(principal.issuer ?? '')) {
+      // A good token, from an issuer this route does not take: not a failed authentication.
+      event(view, ip, 'bearer', 'ISSUER_NOT_ACCEPTED', undefined);
+      return ctx.refuse(invalidCredential('INVALID_TOKEN'), view);
+    }
+    if (!isAllowed(principal, requirement)) return forbid(view, ip, principal);
+    return { ok: true, principal, headers: NO_HEADERS };
   }
 
   /** The key's and its identity's limits as RateLimit fields, after the earlier steps' ones. */

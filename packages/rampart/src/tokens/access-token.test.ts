@@ -300,6 +300,42 @@ describe('access tokens: revocation', () => {
 });
 
 describe('access tokens: the verification cache', () => {
+  test('verifyNow answers a cached token at once, and a revoked, expired or unknown one never passes', async () => {
+    const revoked = new Set<string>();
+    const { time, issuer, verifier } = await setup({
+      cache: { max: 10 },
+      isRevoked: (claims) => revoked.has(claims.jti),
+    });
+    const { token } = await issuer.issue({ sub: 'usr_1', role: 'user' });
+    assert.equal(verifier.verifyNow(token), undefined, 'never verified: only verify() can tell');
+    assert.ok((await verifier.verify(token)).ok);
+    const now = verifier.verifyNow(token);
+    assert.ok(now?.ok && now.cached && now.claims.sub === 'usr_1');
+    revoked.add(now.claims.jti);
+    assert.deepEqual(verifier.verifyNow(token), { ok: false, code: 'REVOKED' });
+    assert.equal(verifier.verifyNow(token), undefined, 'the revoked token left the cache');
+    const other = await issuer.issue({ sub: 'usr_2', role: 'user' });
+    assert.ok((await verifier.verify(other.token)).ok);
+    time.advance(TTL + 10_000);
+    assert.equal(verifier.verifyNow(other.token), undefined, 'past exp: verify() decides (and refuses)');
+    assert.equal((await verifier.verify(other.token)).ok, false);
+  });
+
+  test('verifyNow leaves cache hits to verify() when the revocation check waits on a store', async () => {
+    let checks = 0;
+    const { issuer, verifier } = await setup({
+      cache: { max: 10 },
+      isRevoked: async () => {
+        checks++;
+        return true;
+      },
+    });
+    const { token } = await issuer.issue({ sub: 'usr_1', role: 'user' });
+    assert.equal((await verifier.verify(token)).ok, false);
+    assert.equal(verifier.verifyNow(token), undefined);
+    assert.ok(checks >= 1);
+  });
+
   test('a second verification of the same token is a cache hit', async () => {
     const { issuer, verifier } = await setup({ cache: { max: 10 } });
     const { token } = await issuer.issue({ sub: 'usr_1', role: 'user' });

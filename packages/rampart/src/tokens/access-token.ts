@@ -163,6 +163,12 @@ export interface AccessTokenVerifier {
    * credentials (a failed-authentication reservation). Revocation is not checked here.
    */
   isCached(token: string): boolean;
+  /**
+   * The answer for a token in the cache, at once (revocation checked, when `isRevoked`
+   * answers synchronously), or `undefined` when only `verify` can tell. The same answer
+   * `verify` gives, without a promise: the hot path of a token used again.
+   */
+  verifyNow(token: string): AccessTokenResult | undefined;
   /** Drops cached entries of a `jti` (call it on revocation). */
   drop(jti: string): void;
   /** Empties the cache (call it on key revocation or a mass logout). */
@@ -277,6 +283,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     clockTolerance: clockToleranceSec,
   };
   const cache = new Map<string, CacheEntry>();
+  // Set once `isRevoked` answered with a promise: verifyNow() then leaves hits to verify().
+  let revocationWaits = false;
   const inFlight = new Map<string, ReturnType<typeof verifyFully>>();
 
   async function accept(entry: CacheEntry, cached: boolean): Promise<AccessTokenResult> {
@@ -370,6 +378,29 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         if (cache.size > cacheMax) cache.delete(cache.keys().next().value!);
       }
       return result;
+    },
+    verifyNow(token) {
+      if (cacheMax === 0 || typeof token !== 'string' || token.length > maxTokenBytes) return undefined;
+      const hit = cache.get(token);
+      // Anything but a good entry (expired, key gone) is verify()'s to handle and evict.
+      if (hit === undefined || !(now() < hit.expMs && getRing().verificationKey(hit.kid) !== undefined))
+        return undefined;
+      if (isRevoked !== undefined && !revocationWaits) {
+        const revoked = isRevoked(hit.claims);
+        if (revoked instanceof Promise) {
+          // This check waits on a store: leave cache hits to verify() from now on.
+          revocationWaits = true;
+          revoked.catch(() => {});
+          return undefined;
+        }
+        if (revoked) {
+          cache.delete(token);
+          return { ok: false, code: 'REVOKED' };
+        }
+      } else if (isRevoked !== undefined) return undefined;
+      cache.delete(token);
+      cache.set(token, hit);
+      return { ok: true, claims: hit.claims, scopes: hit.scopes, kid: hit.kid, cached: true };
     },
     isCached(token) {
       const hit = cacheMax > 0 ? cache.get(token) : undefined;
