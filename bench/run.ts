@@ -25,13 +25,13 @@ const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const LIMIT = '1000000000';
 const hsToken = jwt.sign({ userId: '123', role: 'admin' }, SECRET, { algorithm: 'HS256', expiresIn: '1h' });
 
-function rampartConfig(): string {
+function rampartConfig(logLevel: 'info' | 'warn'): string {
   const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));
   const path = join(dir, 'config.json');
   // The limit is raised so every request runs the limiter without being refused.
   writeFileSync(
     path,
-    JSON.stringify({ rateLimit: { default: { limit: Number(LIMIT), window: '15m' } }, logLevel: 'info' }),
+    JSON.stringify({ rateLimit: { default: { limit: Number(LIMIT), window: '15m' } }, logLevel }),
   );
   return dir;
 }
@@ -52,8 +52,8 @@ async function rampartToken(url: string): Promise<Record<string, string>> {
   return { authorization: `Bearer ${access_token}` };
 }
 
-function rampart(name: string, env: Record<string, string>): Contender {
-  const dir = rampartConfig();
+function rampart(name: string, env: Record<string, string>, logLevel: 'info' | 'warn' = 'info'): Contender {
+  const dir = rampartConfig(logLevel);
   return {
     name,
     command: [node, join(root, 'packages/server/bin/rampart.js'), 'serve'],
@@ -82,6 +82,8 @@ try {
       baseline('tutorial: express + jsonwebtoken + express-rate-limit', 'tutorial-express.ts'),
       baseline('fastify + @fastify/jwt + @fastify/rate-limit', 'fastify-plugins.ts'),
       rampart('rampart serve (memory)', {}),
+      // The price of the request log line, the one default a configuration turns off.
+      rampart('rampart serve (memory), no request log line', {}, 'warn'),
     ],
     options,
   );
