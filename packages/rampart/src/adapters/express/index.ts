@@ -200,11 +200,29 @@ function ready(
   return middleware as ExpressMiddleware;
 }
 
-/** Express 4 does not catch a rejected middleware promise; this does, for both versions. */
-function handler(name: string, run: (req: Request, res: Response) => Promise<boolean>): ExpressMiddleware {
+/**
+ * Express 4 does not catch a rejected middleware promise; this does, for both versions. A
+ * step that answered at once (a limit on the memory store, a cached token) goes on at once.
+ */
+function handler(
+  name: string,
+  run: (req: Request, res: Response) => boolean | Promise<boolean>,
+): ExpressMiddleware {
   return ready(name, (req, res, next) => {
-    run(req, res).then((proceed) => proceed && next(), next);
+    let proceed: boolean | Promise<boolean>;
+    try {
+      proceed = run(req, res);
+    } catch (error) {
+      return next(error);
+    }
+    if (proceed instanceof Promise) proceed.then((go) => go && next(), next);
+    else if (proceed) next();
   });
+}
+
+/** `then` on a decision that may have been made at once, without a promise when it was. */
+function decided<D, R>(decision: D | Promise<D>, then: (d: D) => R): R | Promise<R> {
+  return decision instanceof Promise ? decision.then(then) : then(decision);
 }
 
 /**
@@ -241,22 +259,24 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
     return true;
   };
   const guard = (step: Step<AuthDecision>, name: string) =>
-    handler(name, async (req, res) => {
+    handler(name, (req, res) => {
       const view = viewOf(req);
-      const decision = await step(view);
-      if (!decision.ok) return stop(res, decision.answer);
-      view.principal = decision.principal;
-      req.principal = decision.principal;
-      setHeaders(res, decision.headers);
-      return true;
+      return decided(step(view), (decision) => {
+        if (!decision.ok) return stop(res, decision.answer);
+        view.principal = decision.principal;
+        req.principal = decision.principal;
+        setHeaders(res, decision.headers);
+        return true;
+      });
     });
   const limit = (step: Step<Decision>, name: string) =>
-    handler(name, async (req, res) => {
-      const decision = await step(viewOf(req));
-      if (!decision.ok) return stop(res, decision.answer);
-      setHeaders(res, decision.headers);
-      return true;
-    });
+    handler(name, (req, res) =>
+      decided(step(viewOf(req)), (decision) => {
+        if (!decision.ok) return stop(res, decision.answer);
+        setHeaders(res, decision.headers);
+        return true;
+      }),
+    );
   const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
     return handler(name, async (req, res) => {

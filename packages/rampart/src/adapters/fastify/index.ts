@@ -230,6 +230,16 @@ function makeViewOf(withRequestId: () => boolean) {
   };
 }
 
+/** A promise of `then(decision)`, already settled when the decision was made at once. */
+function settled<D, R>(decision: D | Promise<D>, then: (d: D) => R): Promise<R> {
+  if (decision instanceof Promise) return decision.then(then);
+  try {
+    return Promise.resolve(then(decision));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 function send(reply: FastifyReply, answer: HttpAnswer): FastifyReply {
   reply.code(answer.status).headers(answer.headers);
   return answer.body === undefined ? reply.send() : reply.send(JSON.stringify(answer.body));
@@ -260,22 +270,29 @@ function ready(
 function pieces(rampart: Rampart, defaults: RampartPluginSettings, ownsPolicy: boolean): FastifyRampart {
   let requestId = defaults.requestId === true;
   const viewOf = makeViewOf(() => requestId);
+  // A decision made at once (a cached token, a memory-store limit) is applied at once: the
+  // hook's promise is then one already settled, not an async function's chain.
   const guard = (step: Step<AuthDecision>, name: string) =>
-    ready(name, async (request, reply) => {
+    ready(name, (request, reply) => {
       const view = viewOf(request);
-      const decision = await step(view);
-      if (!decision.ok) return send(reply, decision.answer);
-      view.principal = decision.principal;
-      request.principal = decision.principal;
-      // A key's own and its identity's limits (RateLimit-Policy of the key in use).
-      reply.headers(decision.headers);
+      const apply = (decision: AuthDecision) => {
+        if (!decision.ok) return send(reply, decision.answer);
+        view.principal = decision.principal;
+        request.principal = decision.principal;
+        // A key's own and its identity's limits (RateLimit-Policy of the key in use).
+        reply.headers(decision.headers);
+        return undefined;
+      };
+      return settled(step(view), apply);
     });
   const limit = (step: Step<Decision>, name: string) =>
-    ready(name, async (request, reply) => {
-      const decision = await step(viewOf(request));
-      if (!decision.ok) return send(reply, decision.answer);
-      reply.headers(decision.headers);
-    });
+    ready(name, (request, reply) =>
+      settled(step(viewOf(request)), (decision) => {
+        if (!decision.ok) return send(reply, decision.answer);
+        reply.headers(decision.headers);
+        return undefined;
+      }),
+    );
   const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
     return ready(name, async (request, reply) => {
