@@ -18,7 +18,9 @@ import { charsetOf, mediaTypeOf } from '../http/content-type.ts';
 import { createCors, requestedHeadersAllowed } from '../http/cors.ts';
 import { bearerToken, hasCredentialInQuery } from '../http/credential-syntax.ts';
 import { parseJsonBody } from '../http/json-body.ts';
+import { parseRequestTarget } from '../http/request-target.ts';
 import { extractCredential } from '../policy/credentials.ts';
+import { createRampart } from '../policy/rampart.ts';
 import { sfString } from '../rate-limit/headers.ts';
 import { createAccessTokenVerifier } from '../tokens/access-token.ts';
 import { isRefreshTokenShape } from '../tokens/refresh-token.ts';
@@ -340,4 +342,31 @@ test('bodies and audit details: parseJsonBody and scrub are linear', async () =>
   );
   // Secret-looking field names are tested by a regular expression on every key of an event.
   await eachShape('scrub', (key) => scrub({ [key]: 1 }), [['pas'], ['api_'], ['api-'], ['x'], ['tok']], 256);
+});
+
+test('forward auth: the request target and the forwarded host are linear', async () => {
+  await eachShape(
+    'parseRequestTarget',
+    parseRequestTarget,
+    [['/a'], ['/.'], ['%2'], ['%2e'], ['/..'], ['a', '/', '?'], ['&', '/x?'], ['\\'], ['//']],
+    512,
+  );
+  const rampart = createRampart({ trustProxy: ['10.0.0.0/8'] });
+  const forwarded = (host: string) =>
+    rampart.forwarded(
+      {
+        method: 'GET',
+        path: '/v1/auth/forward',
+        ip: '10.0.0.5',
+        headers: (name) =>
+          name === 'x-forwarded-host' ? host : name === 'x-forwarded-uri' ? '/x' : undefined,
+      },
+      { pathPrefix: '/v1/auth/forward' },
+    );
+  await eachShape(
+    'forwarded host',
+    forwarded,
+    [['a'], ['a.'], ['[::'], ['a:1'], ['-'], ['a', '', ':99999']],
+    512,
+  );
 });
