@@ -87,6 +87,8 @@ export interface PolicyDeps {
   };
   /** Where counters live: Redis when configured, else a memory store of this process. */
   store: RateLimitStore;
+  /** Whether `store` is shared with other instances (Redis). */
+  storeShared: boolean;
   onEvent: (event: SecurityEvent) => void;
   onError: (error: unknown, view?: { readonly requestId?: string | undefined }) => void;
   onRateLimited: (rule: string) => void;
@@ -122,11 +124,13 @@ export function engineOptions(config: ServerConfig, deps: PolicyDeps): RampartOp
       deny: config.rateLimit.deny,
       restrict: config.rateLimit.restrict,
     },
-    // One budget across instances: the shared store counts failures too.
+    // One budget across instances: a shared store counts failures too. On one instance the
+    // engine's own counter does, and then knows which addresses failed lately, so a client
+    // that never failed skips the counter read on every request.
     authFailures: {
       limit: config.rateLimit.authFailures.limit,
       window: config.rateLimit.authFailures.windowMs,
-      store: deps.store,
+      ...(deps.storeShared ? { store: deps.store } : {}),
     },
     cors: { ...config.cors },
     securityHeaders: { ...RAMPART_DEFAULTS.securityHeaders, https: config.tls !== undefined },

@@ -226,6 +226,7 @@ export async function createRampartServer(
           store: redis
             ? redisRateLimitStore({ client: redis.client })
             : memoryRateLimitStore({ maxKeys: 1_000_000 }),
+          storeShared: redis !== undefined,
           onEvent: (event) => {
             options.onEvent?.(event);
             audit.record(event);
