@@ -283,6 +283,13 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     clockTolerance: clockToleranceSec,
   };
   const cache = new Map<string, CacheEntry>();
+  // Most recently used goes last. Only once the cache is half full: before, nothing can be
+  // evicted, and moving an entry costs two map operations on a long key per request.
+  const touch = (token: string, entry: CacheEntry) => {
+    if (cache.size <= cacheMax / 2) return;
+    cache.delete(token);
+    cache.set(token, entry);
+  };
   // Set once `isRevoked` answered with a promise: verifyNow() then leaves hits to verify().
   let revocationWaits = false;
   const inFlight = new Map<string, ReturnType<typeof verifyFully>>();
@@ -355,9 +362,9 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
             // The entry stays in place while revocation is checked: removing it first would
             // send every concurrent request with this token to a full verification.
             const result = await accept(hit, true);
-            cache.delete(token);
-            // Most recently used goes last; a revoked token leaves the cache.
-            if (result.ok) cache.set(token, hit);
+            // A revoked token leaves the cache.
+            if (result.ok) touch(token, hit);
+            else cache.delete(token);
             return result;
           }
           cache.delete(token);
@@ -398,8 +405,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
           return { ok: false, code: 'REVOKED' };
         }
       } else if (isRevoked !== undefined) return undefined;
-      cache.delete(token);
-      cache.set(token, hit);
+      touch(token, hit);
       return { ok: true, claims: hit.claims, scopes: hit.scopes, kid: hit.kid, cached: true };
     },
     isCached(token) {
