@@ -11,6 +11,7 @@
  *   npm run soak -- --minutes 2
  *   npm run soak -- --minutes 3 --snapshots 1,2.5  # heap snapshots of the server at those minutes
  *   npm run soak -- --node-options '--max-semi-space-size=4'   # flags for the server's node
+ *   npm run soak -- --env MALLOC_ARENA_MAX=2 --workers 4        # server environment; clients
  *
  * Snapshots are written to a temp directory (printed) by the server itself
  * (`--heapsnapshot-signal`); load them in Chrome DevTools' Memory tab.
@@ -26,6 +27,10 @@ const arg = (name: string) => {
   return at > 0 ? process.argv[at + 1] : undefined;
 };
 const minutes = Number(arg('--minutes') ?? 10);
+const workers = Number(arg('--workers') ?? 8);
+const extraEnv = Object.fromEntries(
+  process.argv.flatMap((a, i) => (process.argv[i - 1] === '--env' ? [a.split(/=(.*)/s).slice(0, 2)] : [])),
+);
 const snapshotsAt = (arg('--snapshots') ?? '')
   .split(',')
   .filter((m) => m !== '')
@@ -51,10 +56,15 @@ const server = await startServe({
   RAMPART_CONFIG: join(dataDir, 'config.json'),
   RAMPART_BOOTSTRAP_ADMIN_KEY: admin,
   ...(nodeOptions !== '' ? { NODE_OPTIONS: nodeOptions } : {}),
+  ...extraEnv,
 });
 const url = server.url;
-const rss = () =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const status = (field: string) =>
+  Number(
+    new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ??
+      0,
+  ) / 1024;
+const rss = () => status('VmRSS');
 
 const json = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${url}${path}`, {
@@ -174,7 +184,7 @@ async function heap(): Promise<string> {
 }
 
 console.log(
-  `soak: ${minutes} min against ${url}${nodeOptions ? ` (NODE_OPTIONS ${nodeOptions})` : ''}, RSS at start ${rss().toFixed(1)} MiB; ${await heap()}`,
+  `soak: ${minutes} min, ${workers} clients, against ${url}${nodeOptions ? ` (NODE_OPTIONS ${nodeOptions})` : ''}${Object.keys(extraEnv).length > 0 ? ` (env ${JSON.stringify(extraEnv)})` : ''}, RSS at start ${rss().toFixed(1)} MiB; ${await heap()}`,
 );
 const started = Date.now();
 const elapsed = () => (Date.now() - started) / 60_000;
@@ -183,7 +193,8 @@ const rssSeries: number[] = [];
 const sampler = setInterval(async () => {
   const now = rss();
   rssSeries.push(Math.round(now));
-  console.log(`${elapsed().toFixed(1)} min: RSS ${now.toFixed(1)} MiB; ${await heap()}`);
+  const split = `anon ${status('RssAnon').toFixed(0)}, file ${status('RssFile').toFixed(0)}`;
+  console.log(`${elapsed().toFixed(1)} min: RSS ${now.toFixed(1)} MiB (${split}); ${await heap()}`);
 }, 30_000);
 const perMinute = setInterval(() => {
   console.log(
@@ -197,7 +208,7 @@ const snapshots = snapshotsAt.map((at) =>
     server.child.kill('SIGUSR2');
   }, at * 60_000),
 );
-await Promise.all(Array.from({ length: 8 }, (_, n) => worker(n)));
+await Promise.all(Array.from({ length: workers }, (_, n) => worker(n)));
 clearInterval(sampler);
 clearInterval(perMinute);
 for (const t of snapshots) clearTimeout(t);
