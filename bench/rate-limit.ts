@@ -1,13 +1,14 @@
 /**
  * Rate-limit figures, each beside a baseline measured in the same run:
  *
- *   node --expose-gc bench/rate-limit.ts
+ *   node --expose-gc --conditions=rampart-source bench/rate-limit.ts [--no-redis]
  *
  * - decisions per second of the memory store (baseline: a bare Map counter) and of the Redis
  *   store (baseline: one bare INCR round trip, the least any Redis limiter pays), one at a time
  *   and 50 in flight; the same for the whole limiter (`check()` with the default rules);
- * - bytes per key of the memory store at 1,000,000 keys (heap after gc), per algorithm, and of
- *   Redis at 100,000 keys (`used_memory`).
+ * - bytes per key of the memory store at 1,000,000 keys (V8 heap plus array buffers, which
+ *   hold its typed arrays, after gc), per algorithm, and of Redis at 100,000 keys
+ *   (`used_memory`). `--no-redis` skips the Redis part.
  *
  * Run on demand, never in the test suite.
  */
@@ -25,6 +26,11 @@ import { sampleRules } from '../packages/rampart/src/rate-limit/sample-rules.fix
 import { startRedis } from '../test/harness/redis.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
+// The store keeps its state in typed arrays, outside the V8 heap: count both.
+const memoryUsed = () => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
 const KEYS = 10_000;
 const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
@@ -124,22 +130,22 @@ if (gc === undefined) {
 } else {
   for (const [name, rule] of Object.entries(sized)) {
     gc();
-    const before = process.memoryUsage().heapUsed;
+    const before = memoryUsed();
     const store = memoryRateLimitStore({ maxKeys: 2_000_000, sweepIntervalMs: 0 });
     const now = Date.now();
     for (let i = 0; i < 1_000_000; i++) store.consume(`default:${ip(i)}`, rule, now);
     gc();
-    const after = process.memoryUsage().heapUsed;
+    const after = memoryUsed();
     row(
       `memory store ${name}: bytes per key at 1,000,000 keys`,
       fmt(Math.round((after - before) / 1e6)),
-      'heap after gc, keys like "default:10.1.2.3"',
+      'heap + array buffers after gc, keys like "default:10.1.2.3"',
     );
     store.close();
   }
   // A sliding key with traffic in every sub-window holds the most counters.
   gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = memoryUsed();
   const store = memoryRateLimitStore({ maxKeys: 2_000_000, sweepIntervalMs: 0 });
   const now = Date.now();
   for (let b = 0; b < 11; b++) {
@@ -149,63 +155,64 @@ if (gc === undefined) {
   gc();
   row(
     'memory store sliding-window, all 11 sub-windows used: bytes/key',
-    fmt(Math.round((process.memoryUsage().heapUsed - before) / 1e6)),
+    fmt(Math.round((memoryUsed() - before) / 1e6)),
     'worst case',
   );
   store.close();
 }
 
 // --- redis ------------------------------------------------------------------------------
-const server = await startRedis();
-try {
-  const client = new Redis(server.url, {
-    ...redisClientOptions({ commandTimeoutMs: 1_000 }),
-    lazyConnect: true,
-  });
-  await client.connect();
-  const version = (await client.info('server')).match(/redis_version:(\S+)/)?.[1];
-  console.log(`\nredis-server ${version} on loopback\n`);
-  const N = 50_000;
-  row(
-    'baseline: bare INCR, one at a time',
-    `${fmt(await rate(N, 1, (i) => client.incr(`b:${i % KEYS}`)))}/s`,
-  );
-  row(
-    'baseline: bare INCR, 50 in flight',
-    `${fmt(await rate(N * 2, 50, (i) => client.incr(`b:${i % KEYS}`)))}/s`,
-  );
-  for (const [name, rule] of Object.entries(rules)) {
-    const store = redisRateLimitStore({ client, keyPrefix: `bench:${name}:` });
+const server = process.argv.includes('--no-redis') ? undefined : await startRedis();
+if (server)
+  try {
+    const client = new Redis(server.url, {
+      ...redisClientOptions({ commandTimeoutMs: 1_000 }),
+      lazyConnect: true,
+    });
+    await client.connect();
+    const version = (await client.info('server')).match(/redis_version:(\S+)/)?.[1];
+    console.log(`\nredis-server ${version} on loopback\n`);
+    const N = 50_000;
     row(
-      `redis store ${name}, one at a time`,
-      `${fmt(await rate(N, 1, (i) => store.consume(`default:${ip(i % KEYS)}`, rule, Date.now())))}/s`,
+      'baseline: bare INCR, one at a time',
+      `${fmt(await rate(N, 1, (i) => client.incr(`b:${i % KEYS}`)))}/s`,
     );
     row(
-      `redis store ${name}, 50 in flight`,
-      `${fmt(await rate(N * 2, 50, (i) => store.consume(`default:${ip(i % KEYS)}`, rule, Date.now())))}/s`,
+      'baseline: bare INCR, 50 in flight',
+      `${fmt(await rate(N * 2, 50, (i) => client.incr(`b:${i % KEYS}`)))}/s`,
     );
-  }
-  await limiterRate(
-    'limiter check() on redis (default rules)',
-    redisRateLimitStore({ client, keyPrefix: 'bench:l:' }),
-    N,
-  );
+    for (const [name, rule] of Object.entries(rules)) {
+      const store = redisRateLimitStore({ client, keyPrefix: `bench:${name}:` });
+      row(
+        `redis store ${name}, one at a time`,
+        `${fmt(await rate(N, 1, (i) => store.consume(`default:${ip(i % KEYS)}`, rule, Date.now())))}/s`,
+      );
+      row(
+        `redis store ${name}, 50 in flight`,
+        `${fmt(await rate(N * 2, 50, (i) => store.consume(`default:${ip(i % KEYS)}`, rule, Date.now())))}/s`,
+      );
+    }
+    await limiterRate(
+      'limiter check() on redis (default rules)',
+      redisRateLimitStore({ client, keyPrefix: 'bench:l:' }),
+      N,
+    );
 
-  await client.flushall();
-  for (const [name, rule] of Object.entries(sized)) {
-    const used = async () => Number((await client.info('memory')).match(/used_memory:(\d+)/)![1]);
-    const before = await used();
-    const store = redisRateLimitStore({ client, keyPrefix: 'rampart:rl:' });
-    const K = 100_000;
-    await rate(K, 50, (i) => store.consume(`default:${ip(i + 5_000_000)}`, rule, Date.now()));
-    row(
-      `redis ${name}: bytes per key at 100,000 keys`,
-      fmt(Math.round(((await used()) - before) / K)),
-      'used_memory delta',
-    );
     await client.flushall();
+    for (const [name, rule] of Object.entries(sized)) {
+      const used = async () => Number((await client.info('memory')).match(/used_memory:(\d+)/)![1]);
+      const before = await used();
+      const store = redisRateLimitStore({ client, keyPrefix: 'rampart:rl:' });
+      const K = 100_000;
+      await rate(K, 50, (i) => store.consume(`default:${ip(i + 5_000_000)}`, rule, Date.now()));
+      row(
+        `redis ${name}: bytes per key at 100,000 keys`,
+        fmt(Math.round(((await used()) - before) / K)),
+        'used_memory delta',
+      );
+      await client.flushall();
+    }
+    client.disconnect();
+  } finally {
+    await server.stop();
   }
-  client.disconnect();
-} finally {
-  await server.stop();
-}
