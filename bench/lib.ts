@@ -3,6 +3,7 @@
  * with wrk pinned to CPU 1, interleave rounds, report medians and ratios from the same run.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 
 export interface WrkResult {
   rps: number;
@@ -46,7 +47,30 @@ export async function start(contender: Contender): Promise<Running> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // A contender given its port (one that prints no listening line, e.g. at logLevel warn) is
+  // ready when the port takes a connection.
+  const fixed = Number(contender.env?.PORT ?? 0);
   const port = await new Promise<number>((resolve, reject) => {
+    if (fixed > 0) {
+      const deadline = Date.now() + 30_000;
+      const attempt = () => {
+        const socket = connect(fixed, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(fixed);
+        });
+        socket.once('error', () => {
+          socket.destroy();
+          if (Date.now() > deadline) reject(new Error(`${contender.name} did not start:\n${out}`));
+          else setTimeout(attempt, 100);
+        });
+      };
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.once('exit', (code) => reject(new Error(`${contender.name} exited (${code}):\n${out}`)));
+      return attempt();
+    }
     const timer = setTimeout(() => reject(new Error(`${contender.name} did not start:\n${out}`)), 30_000);
     const onData = (d: Buffer) => {
       out += d.toString();
@@ -169,4 +193,16 @@ export function table(
     );
   }
   return lines.join('\n');
+}
+
+/** A free loopback port, for a contender that must be told its port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

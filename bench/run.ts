@@ -15,7 +15,7 @@ import jwt from 'jsonwebtoken';
 import { startRedis } from '../test/harness/redis.ts';
 import { adaptersBench } from './adapters.ts';
 import { gatewayBench } from './gateway.ts';
-import { type Contender, compare, table } from './lib.ts';
+import { type Contender, compare, freePort, table } from './lib.ts';
 import { shellBench } from './shell.ts';
 
 const quick = process.argv.includes('--quick');
@@ -83,7 +83,7 @@ try {
       baseline('fastify + @fastify/jwt + @fastify/rate-limit', 'fastify-plugins.ts'),
       rampart('rampart serve (memory)', {}),
       // The price of the request log line, the one default a configuration turns off.
-      rampart('rampart serve (memory), no request log line', {}, 'warn'),
+      rampart('rampart serve (memory), no request log line', { PORT: String(await freePort()) }, 'warn'),
     ],
     options,
   );
