@@ -245,4 +245,35 @@ describe('memory store packing', () => {
     store.close();
     small.close();
   });
+
+  test('sub-windows of the keys left keep their counts when the pool of sub-windows is moved together', () => {
+    const short = rateRule({ algorithm: 'sliding-window', limit: 100, windowMs: 1_000, buckets: 10 });
+    const long = rateRule({ algorithm: 'sliding-window', limit: 100, windowMs: 1_000_000, buckets: 10 });
+    const store = memoryRateLimitStore({ maxKeys: 10_000, sweepIntervalMs: 0 });
+    for (let i = 0; i < 2_000; i++) for (const t of [0, 100, 200]) store.consume(`short${i}`, short, t);
+    for (let i = 0; i < 20; i++)
+      for (const t of [0, 100_000, 200_000]) store.consume(`long${i}`, long, t, i + 1);
+    assert.equal(store.sweep(5_000), 2_000);
+    for (let i = 0; i < 20; i++)
+      assert.equal(store.peek(`long${i}`, long, 200_000).remaining, 100 - 3 * (i + 1));
+    // Blocks change size (a fourth sub-window), are freed and reused, and move again.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 500; i++)
+        for (const t of [0, 100, 200, 300])
+          store.consume(`churn${round}:${i}`, short, 10_000 * (round + 1) + t);
+      for (let i = 0; i < 20; i++) store.consume(`long${i}`, long, 300_000 + round);
+      store.sweep(10_000 * (round + 1) + 5_000);
+    }
+    for (let i = 0; i < 20; i++)
+      assert.equal(store.peek(`long${i}`, long, 300_010).remaining, 100 - 3 * (i + 1) - 5);
+    store.close();
+    // Every key gains a sub-window at once, round after round: the blocks they leave are of
+    // sizes nobody asks for any more, and the pool moves the live ones together as it grows.
+    const growing = memoryRateLimitStore({ maxKeys: 10_000, sweepIntervalMs: 0 });
+    for (let sub = 0; sub < 8; sub++)
+      for (let i = 0; i < 1_000; i++) growing.consume(`g${i}`, long, sub * 100_000, 1 + (i % 3));
+    for (let i = 0; i < 1_000; i++)
+      assert.equal(growing.peek(`g${i}`, long, 700_000).remaining, 100 - 8 * (1 + (i % 3)));
+    growing.close();
+  });
 });

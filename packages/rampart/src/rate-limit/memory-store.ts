@@ -12,9 +12,9 @@ import type { RateLimitStore } from './store.ts';
 /** Options of {@link memoryRateLimitStore}. */
 export interface MemoryRateLimitStoreOptions {
   /**
-   * The most keys kept; default 100,000. `bench/rate-limit.ts` measures about 130 bytes per key
+   * The most keys kept; default 100,000. `bench/rate-limit.ts` measures about 125 bytes per key
    * with keys like `default:10.1.2.3` (heap and typed arrays, any algorithm; a sliding window
-   * with counts in all of its 11 sub-windows about 260), so the default costs some 13–26 MB at
+   * with counts in all of its 11 sub-windows about 230), so the default costs some 13–23 MB at
    * most. When full, the least recently used key is evicted.
    */
   maxKeys?: number;
@@ -51,7 +51,8 @@ export interface MemoryRateLimitStore extends RateLimitStore {
 const SWEEP_PER_WRITE = 2;
 
 // What a slot holds (`tag`). Per slot there are three numbers, `f0`, `c0` and `f1` (always the
-// expiry), and for a sliding window with more than one live sub-window an array in `extra`.
+// expiry), and for a sliding window with more than one live sub-window a block of numbers in
+// the store's pool (`at`, `len`).
 const FREE = 0;
 /** Fixed window: f0 window start, c0 count. */
 const FIXED = 1;
@@ -60,17 +61,18 @@ const GCRA = 2;
 /** Sliding window with one sub-window: f0 its index, c0 its count. */
 const SLIDING_ONE = 3;
 /**
- * Sliding window, 2+ sub-windows packed one number each: f0 the first index, `extra` holds
+ * Sliding window, 2+ sub-windows packed one number each: f0 the first index, the block holds
  * `(index − first) × 2^30 + count`, exact in a double while the offset is below 2^23 and the
  * count below 2^30 (any count a checked rule allows: limits are at most 10^9).
  */
 const SLIDING_PACKED = 4;
-/** Sliding window as `algorithms.ts` keeps it, `[index, count, …]` in `extra` (any other case, and none). */
+/** Sliding window as `algorithms.ts` keeps it, `[index, count, …]` in the block (any other case, and none). */
 const SLIDING_LIST = 5;
 
 const PACK = 2 ** 30;
 const MAX_OFFSET = 2 ** 23;
 const MIN_CAPACITY = 16;
+const MIN_POOL = 64;
 
 /**
  * Rate-limit state in this process: per instance, synchronous, and bounded.
@@ -84,9 +86,10 @@ const MIN_CAPACITY = 16;
  *
  * Compact: one `Map` from key to a slot number, and the state of every slot in typed arrays
  * (no object per key, no timer per key); the least-recently-used order is a list threaded
- * through two more typed arrays. A sweep that leaves the slots three-quarters empty moves the
- * live ones down and gives the rest back. It counts exactly as `algorithms.ts` does (the
- * tests replay random traffic through both).
+ * through two more typed arrays, and the sub-windows of sliding windows that use several
+ * live in one shared pool of numbers. A sweep that leaves the slots three-quarters empty
+ * moves the live ones down and gives the rest back (the pool likewise, half empty). It counts
+ * exactly as `algorithms.ts` does (the tests replay random traffic through both).
  *
  * Atomic per key because JavaScript runs one call at a time and `consume` never awaits.
  *
@@ -119,7 +122,14 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
   let prev = new Int32Array(0);
   let next = new Int32Array(0);
   let keys: Array<string | undefined> = [];
-  let extra: Array<number[] | undefined> = [];
+  // Sub-window blocks: slot `s` owns `pool[at[s] … at[s] + len[s])` (len 0: none). Free blocks
+  // are chained by size, the next free offset kept in the block's first number.
+  let at = new Int32Array(0);
+  let len = new Int32Array(0);
+  let pool = new Float64Array(0);
+  let poolTop = 0;
+  let poolLive = 0;
+  const freeBlocks = new Map<number, number>();
   let head = -1;
   let tail = -1;
   let free = -1;
@@ -133,6 +143,8 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     const c = new Float64Array(size);
     const p = new Int32Array(size);
     const n = new Int32Array(size);
+    const o = new Int32Array(size);
+    const l = new Int32Array(size);
     const keep = Math.min(used, size);
     t.set(tag.subarray(0, keep));
     a.set(f0.subarray(0, keep));
@@ -140,12 +152,16 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     c.set(f1.subarray(0, keep));
     p.set(prev.subarray(0, keep));
     n.set(next.subarray(0, keep));
+    o.set(at.subarray(0, keep));
+    l.set(len.subarray(0, keep));
     tag = t;
     f0 = a;
     c0 = b;
     f1 = c;
     prev = p;
     next = n;
+    at = o;
+    len = l;
     capacity = size;
   };
   const reset = (): void => {
@@ -153,8 +169,64 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     used = 0;
     allocate(0);
     keys = [];
-    extra = [];
+    pool = new Float64Array(0);
+    poolTop = poolLive = 0;
+    freeBlocks.clear();
     head = tail = free = -1;
+  };
+
+  /** Gives `slot` a block of `size` numbers (keeping its block when the size is the same). */
+  const block = (slot: number, size: number): number => {
+    if (len[slot] === size) return at[slot]!;
+    release(slot);
+    if (size === 0) return 0;
+    let offset = freeBlocks.get(size) ?? -1;
+    if (offset !== -1) {
+      const after = pool[offset]!;
+      if (after === -1) freeBlocks.delete(size);
+      else freeBlocks.set(size, after);
+    } else {
+      if (poolTop + size > pool.length) {
+        // A fifth or more in free blocks (of sizes asked for no more, as keys gain sub-windows):
+        // move the live blocks together instead of growing; else grow by half.
+        if (poolTop - poolLive > poolTop / 5) compactPool(size);
+        else {
+          const bigger = new Float64Array(Math.max(MIN_POOL, Math.ceil((poolTop + size) * 1.5)));
+          bigger.set(pool.subarray(0, poolTop));
+          pool = bigger;
+        }
+      }
+      offset = poolTop;
+      poolTop += size;
+    }
+    at[slot] = offset;
+    len[slot] = size;
+    poolLive += size;
+    return offset;
+  };
+  const release = (slot: number): void => {
+    const size = len[slot]!;
+    if (size === 0) return;
+    const offset = at[slot]!;
+    pool[offset] = freeBlocks.get(size) ?? -1;
+    freeBlocks.set(size, offset);
+    poolLive -= size;
+    len[slot] = 0;
+  };
+  /** Moves the live blocks together, in a pool with room for a quarter more and `room`. */
+  const compactPool = (room: number): void => {
+    const moved = new Float64Array(Math.max(MIN_POOL, Math.ceil((poolLive + room) * 1.25)));
+    let top = 0;
+    for (let slot = 0; slot < used; slot++) {
+      const n = len[slot]!;
+      if (n === 0) continue;
+      moved.set(pool.subarray(at[slot]!, at[slot]! + n), top);
+      at[slot] = top;
+      top += n;
+    }
+    pool = moved;
+    poolTop = top;
+    freeBlocks.clear();
   };
 
   const unlink = (slot: number): void => {
@@ -185,7 +257,6 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       if (used === capacity) allocate(Math.min(maxKeys, Math.max(MIN_CAPACITY, capacity * 2)));
       slot = used++;
       keys.push(key);
-      extra.push(undefined);
     }
     append(slot);
     slotOf.set(key, slot);
@@ -195,7 +266,7 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     unlink(slot);
     slotOf.delete(keys[slot]!);
     keys[slot] = undefined;
-    extra[slot] = undefined;
+    release(slot);
     tag[slot] = FREE;
     next[slot] = free;
     free = slot;
@@ -210,8 +281,9 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     const c = new Float64Array(size);
     const p = new Int32Array(size);
     const n = new Int32Array(size);
+    const o = new Int32Array(size);
+    const l = new Int32Array(size);
     const k: Array<string | undefined> = [];
-    const x: Array<number[] | undefined> = [];
     for (let i = 0; i < order.length; i++) {
       const s = order[i]!;
       t[i] = tag[s]!;
@@ -220,8 +292,9 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       c[i] = f1[s]!;
       p[i] = i - 1;
       n[i] = i + 1 < order.length ? i + 1 : -1;
+      o[i] = at[s]!;
+      l[i] = len[s]!;
       k.push(keys[s]);
-      x.push(extra[s]);
       slotOf.set(keys[s]!, i);
     }
     tag = t;
@@ -230,8 +303,9 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
     f1 = c;
     prev = p;
     next = n;
+    at = o;
+    len = l;
     keys = k;
-    extra = x;
     capacity = size;
     used = order.length;
     head = used > 0 ? 0 : -1;
@@ -256,6 +330,7 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       while (size < live * 2) size *= 2;
       compact(Math.min(size, maxKeys));
     }
+    if (pool.length > MIN_POOL && poolLive * 2 < pool.length) compactPool(0);
     return dropped;
   };
 
@@ -357,19 +432,20 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       pairs = 1;
     } else if (t === SLIDING_PACKED) {
       const base = f0[slot]!;
-      const packed = extra[slot]!;
-      for (let i = 0; i < packed.length; i++) {
-        const v = packed[i]!;
+      const from = at[slot]!;
+      pairs = len[slot]!;
+      for (let i = 0; i < pairs; i++) {
+        const v = pool[from + i]!;
         const offset = Math.floor(v / PACK);
         idx[i] = base + offset;
         cnt[i] = v - offset * PACK;
       }
-      pairs = packed.length;
     } else if (t === SLIDING_LIST) {
-      const list = extra[slot]!;
-      for (let i = 0; i < list.length; i += 2) {
-        idx[pairs] = list[i]!;
-        cnt[pairs++] = list[i + 1]!;
+      const from = at[slot]!;
+      const end = from + len[slot]!;
+      for (let i = from; i < end; i += 2) {
+        idx[pairs] = pool[i]!;
+        cnt[pairs++] = pool[i + 1]!;
       }
     }
   };
@@ -441,14 +517,14 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       tag[slot] = wTag;
       f0[slot] = wF0;
       c0[slot] = wC0;
-      extra[slot] = undefined;
+      release(slot);
       return;
     }
     if (pairs === 1) {
       tag[slot] = SLIDING_ONE;
       f0[slot] = idx[0]!;
       c0[slot] = cnt[0]!;
-      extra[slot] = undefined;
+      release(slot);
       return;
     }
     let packable = pairs > 1;
@@ -457,22 +533,19 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       const offset = idx[i]! - base;
       packable = offset >= 0 && offset < MAX_OFFSET && cnt[i]! >= 0 && cnt[i]! < PACK;
     }
-    const old = extra[slot];
     if (packable) {
-      // The same number of sub-windows as before (the common case): no new array.
-      const packed = tag[slot] === SLIDING_PACKED && old!.length === pairs ? old! : new Array<number>(pairs);
-      for (let i = 0; i < pairs; i++) packed[i] = (idx[i]! - base) * PACK + cnt[i]!;
+      // The same number of sub-windows as before (the common case) keeps its block.
+      const to = block(slot, pairs);
+      for (let i = 0; i < pairs; i++) pool[to + i] = (idx[i]! - base) * PACK + cnt[i]!;
       tag[slot] = SLIDING_PACKED;
       f0[slot] = base;
-      extra[slot] = packed;
     } else {
-      const list = new Array<number>(pairs * 2);
+      const to = block(slot, pairs * 2);
       for (let i = 0; i < pairs; i++) {
-        list[2 * i] = idx[i]!;
-        list[2 * i + 1] = cnt[i]!;
+        pool[to + 2 * i] = idx[i]!;
+        pool[to + 2 * i + 1] = cnt[i]!;
       }
       tag[slot] = SLIDING_LIST;
-      extra[slot] = list;
     }
   };
 
