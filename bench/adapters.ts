@@ -185,7 +185,7 @@ const self = new URL(import.meta.url).pathname;
 function contender(name: string, variant: Variant): Contender {
   return {
     name,
-    command: [node, self, variant],
+    command: [node, '--conditions=rampart-source', self, variant],
     path: '/api/protected',
     async prepare(url) {
       const { token } = (await (await fetch(`${url}/bench-token`)).json()) as { token: string };

@@ -8,7 +8,7 @@
  *   npm run bench -- --quick   # one short round each
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -71,6 +71,13 @@ const baseline = (name: string, file: string, env: Record<string, string> = {}):
   headers: { authorization: `Bearer ${hsToken}` },
 });
 
+/** CPU time of the whole machine from /proc/stat: all, and stolen by the hypervisor. */
+function cpuTimes(): { total: number; steal: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+const cpuBefore = cpuTimes();
+
 const redis = await startRedis();
 try {
   const options = quick
@@ -125,6 +132,8 @@ try {
     ...library.targets,
   ] as const;
   const p99 = (rows: typeof memory, name: string) => rows.find((x) => x.name === name)!.p99Ms;
+  const cpuAfter = cpuTimes();
+  const stolen = (100 * (cpuAfter.steal - cpuBefore.steal)) / Math.max(1, cpuAfter.total - cpuBefore.total);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}`;
   const report = `# Benchmarks
 
@@ -134,6 +143,9 @@ ${options.rounds} interleaved round(s), medians. Every contender answers \`GET /
 its rate limiter on every request (the limit is raised so nothing is refused). Baselines verify an HS256
 token (the tutorial's choice); Rampart verifies its default EdDSA access token (RFC 9068) and also sends
 security headers, a request id, and one JSON log line per request.
+
+CPU time stolen by the hypervisor during the run: ${stolen.toFixed(0)}% of the machine's (from /proc/stat). On a
+virtual machine whose host is busy, absolute figures fall and ratios move with it; compare runs with little steal.
 
 ## In memory
 
