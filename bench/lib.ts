@@ -3,7 +3,10 @@
  * with wrk pinned to CPU 1, interleave rounds, report medians and ratios from the same run.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+
+export { freePort } from '../test/harness/proxies.ts';
+
+import { connect } from 'node:net';
 
 export interface WrkResult {
   rps: number;
@@ -193,16 +196,4 @@ export function table(
     );
   }
   return lines.join('\n');
-}
-
-/** A free loopback port, for a contender that must be told its port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

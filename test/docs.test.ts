@@ -21,12 +21,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { allBlocks, type DocBlock } from './harness/doc-blocks.ts';
 import { installedVersion, npmInstall, npmProject, packedPackages } from './harness/packages.ts';
+import { freePort } from './harness/proxies.ts';
 import { type RedisServer, startRedis } from './harness/redis.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -45,17 +46,6 @@ const EXAMPLE_ENV = {
   JWT_SECRET: 'the-docs-test-jwt-secret-of-32-bytes-or-more',
   API_KEY_PEPPER: Buffer.alloc(32, 7).toString('base64url'),
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
