@@ -121,3 +121,31 @@ export function wholeNumber(text: string, flag: string, min: number, max = Numbe
   }
   return Number(text);
 }
+
+/** One form of a subcommand: its options and the names of its positional arguments. */
+interface SubcommandForm {
+  options: OptionSpecs;
+  positionals?: readonly string[];
+}
+
+/**
+ * The subcommand `argv` names among `forms`, and its flags parsed: a missing or unknown one is
+ * a UsageError naming the subcommands (with a "did you mean").
+ */
+export function subcommand<F extends Record<string, SubcommandForm>>(
+  command: string,
+  forms: F,
+  argv: string[],
+) {
+  const [sub, ...rest] = argv;
+  const names = Object.keys(forms);
+  if (sub === undefined || !Object.hasOwn(forms, sub)) {
+    throw new UsageError(
+      sub === undefined
+        ? `${command}: expected a subcommand (${names.join(', ')})`
+        : `${command}: unknown subcommand "${sub}"${didYouMean(sub, names)}`,
+    );
+  }
+  const form = forms[sub]!;
+  return { sub, ...parseFlags(`${command} ${sub}`, rest, form.options, form.positionals) };
+}

@@ -24,11 +24,10 @@ import type {
   RateLimitSpec,
   Storage,
 } from '../storage/types.ts';
-import { type Parsed, parseFlags, wholeNumber } from './args.ts';
+import { type Parsed, subcommand, wholeNumber } from './args.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
-import { didYouMean } from './suggest.ts';
 import { readUsageCli, usageTable } from './usage.ts';
 
 const json = { type: 'boolean' } as const;
@@ -205,20 +204,6 @@ function identitySettled(change: IdentityChange): IdentityRecord {
     IN_USE: 'the identity still has live keys; revoke them first',
   } as const;
   throw new Error(messages[change.code]);
-}
-
-function subcommand<F extends Record<string, Form>>(command: string, forms: F, argv: string[]) {
-  const [sub, ...rest] = argv;
-  const names = Object.keys(forms);
-  if (sub === undefined || !Object.hasOwn(forms, sub)) {
-    throw new UsageError(
-      sub === undefined
-        ? `${command}: expected a subcommand (${names.join(', ')})`
-        : `${command}: unknown subcommand "${sub}"${didYouMean(sub, names)}`,
-    );
-  }
-  const form = forms[sub]!;
-  return { sub, ...parseFlags(`${command} ${sub}`, rest, form.options, form.positionals) };
 }
 
 /** `rampart plans …`. */

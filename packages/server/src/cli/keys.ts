@@ -13,11 +13,10 @@ import type { ServerConfig } from '../server/config.ts';
 import { publishOnce } from '../server/redis.ts';
 import { openStorage } from '../server/server.ts';
 import type { ApiKeyPatch, AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
-import { instant, type OptionSpecs, type Parsed, parseFlags, type Values, wholeNumber } from './args.ts';
+import { instant, type OptionSpecs, type Parsed, subcommand, type Values, wholeNumber } from './args.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
-import { didYouMean } from './suggest.ts';
 import { readUsageCli, usageTable } from './usage.ts';
 import { type KeyView, safeKeyView } from './views.ts';
 
@@ -147,22 +146,9 @@ type KeyOptions = typeof FORMS.create.options &
 
 /** `rampart keys …`. */
 export async function keysCommand(argv: string[], io: Io): Promise<void> {
-  const [sub, ...rest] = argv;
-  const names = Object.keys(FORMS);
-  if (sub === undefined || !Object.hasOwn(FORMS, sub)) {
-    throw new UsageError(
-      sub === undefined
-        ? `keys: expected a subcommand (${names.join(', ')})`
-        : `keys: unknown subcommand "${sub}"${didYouMean(sub, names)}`,
-    );
-  }
-  const form: Form = FORMS[sub as keyof typeof FORMS];
-  const { values, positionals } = parseFlags(
-    `keys ${sub}`,
-    rest,
-    form.options,
-    form.positionals,
-  ) as Parsed<KeyOptions>;
+  const { sub, values, positionals } = subcommand('keys', FORMS, argv) as {
+    sub: string;
+  } & Parsed<KeyOptions>;
   const config = loadCliConfig(io.env);
   const storage = await openStorage(config);
   try {

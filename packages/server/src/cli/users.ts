@@ -26,12 +26,11 @@ import { publishOnce } from '../server/redis.ts';
 import { openStorage } from '../server/server.ts';
 import { endSessionsOffline } from '../server/sessions.ts';
 import type { AuditEvent, AuditEventType, Role, Storage, UserRecord } from '../storage/types.ts';
-import { type Parsed, parseFlags, wholeNumber } from './args.ts';
+import { type Parsed, subcommand, wholeNumber } from './args.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
 import { readSecret } from './secret-input.ts';
-import { didYouMean } from './suggest.ts';
 
 export const USERS_USAGE = `Usage:
   rampart users create --email <address> --name <name> [--role user|admin] [--json]
@@ -150,22 +149,9 @@ function usersTable(users: UserRecord[]): string {
 
 /** `rampart users …`. */
 export async function usersCommand(argv: string[], io: Io): Promise<void> {
-  const [sub, ...rest] = argv;
-  const names = Object.keys(FORMS);
-  if (sub === undefined || !Object.hasOwn(FORMS, sub)) {
-    throw new UsageError(
-      sub === undefined
-        ? `users: expected a subcommand (${names.join(', ')})`
-        : `users: unknown subcommand "${sub}"${didYouMean(sub, names)}`,
-    );
-  }
-  const form: Form = FORMS[sub as keyof typeof FORMS];
-  const { values, positionals } = parseFlags(
-    `users ${sub}`,
-    rest,
-    form.options,
-    form.positionals,
-  ) as Parsed<UserOptions>;
+  const { sub, values, positionals } = subcommand('users', FORMS, argv) as {
+    sub: string;
+  } & Parsed<UserOptions>;
   const asJson = values.json === true;
 
   // Checked before anything is opened: a mistake costs no database connection.
