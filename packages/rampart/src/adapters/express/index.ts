@@ -220,9 +220,14 @@ function handler(
   });
 }
 
-/** `then` on a decision that may have been made at once, without a promise when it was. */
-function decided<D, R>(decision: D | Promise<D>, then: (d: D) => R): R | Promise<R> {
-  return decision instanceof Promise ? decision.then(then) : then(decision);
+/** `apply` to a decision that may have been made at once: no promise and no closure then. */
+function decided<D, R>(
+  req: Request,
+  res: Response,
+  decision: D | Promise<D>,
+  apply: (req: Request, res: Response, decision: D) => R,
+): R | Promise<R> {
+  return decision instanceof Promise ? decision.then((d) => apply(req, res, d)) : apply(req, res, decision);
 }
 
 /**
@@ -258,25 +263,22 @@ export function createExpressRampart(policy: Rampart | RampartOptions): ExpressR
     req.body = decision.value;
     return true;
   };
+  const authenticated = (req: Request, res: Response, decision: AuthDecision): boolean => {
+    if (!decision.ok) return stop(res, decision.answer);
+    viewOf(req).principal = decision.principal;
+    req.principal = decision.principal;
+    setHeaders(res, decision.headers);
+    return true;
+  };
+  const limited = (_req: Request, res: Response, decision: Decision): boolean => {
+    if (!decision.ok) return stop(res, decision.answer);
+    setHeaders(res, decision.headers);
+    return true;
+  };
   const guard = (step: Step<AuthDecision>, name: string) =>
-    handler(name, (req, res) => {
-      const view = viewOf(req);
-      return decided(step(view), (decision) => {
-        if (!decision.ok) return stop(res, decision.answer);
-        view.principal = decision.principal;
-        req.principal = decision.principal;
-        setHeaders(res, decision.headers);
-        return true;
-      });
-    });
+    handler(name, (req, res) => decided(req, res, step(viewOf(req)), authenticated));
   const limit = (step: Step<Decision>, name: string) =>
-    handler(name, (req, res) =>
-      decided(step(viewOf(req)), (decision) => {
-        if (!decision.ok) return stop(res, decision.answer);
-        setHeaders(res, decision.headers);
-        return true;
-      }),
-    );
+    handler(name, (req, res) => decided(req, res, step(viewOf(req)), limited));
   const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
     return handler(name, async (req, res) => {

@@ -230,11 +230,19 @@ function makeViewOf(withRequestId: () => boolean) {
   };
 }
 
-/** A promise of `then(decision)`, already settled when the decision was made at once. */
-function settled<D, R>(decision: D | Promise<D>, then: (d: D) => R): Promise<R> {
-  if (decision instanceof Promise) return decision.then(then);
+/**
+ * A promise of `apply(request, reply, decision)`, already settled when the decision was made
+ * at once (no closure per request on that path).
+ */
+function settled<D, R>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  decision: D | Promise<D>,
+  apply: (request: FastifyRequest, reply: FastifyReply, decision: D) => R,
+): Promise<R> {
+  if (decision instanceof Promise) return decision.then((d) => apply(request, reply, d));
   try {
-    return Promise.resolve(then(decision));
+    return Promise.resolve(apply(request, reply, decision));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -272,27 +280,23 @@ function pieces(rampart: Rampart, defaults: RampartPluginSettings, ownsPolicy: b
   const viewOf = makeViewOf(() => requestId);
   // A decision made at once (a cached token, a memory-store limit) is applied at once: the
   // hook's promise is then one already settled, not an async function's chain.
+  const authenticated = (request: FastifyRequest, reply: FastifyReply, decision: AuthDecision) => {
+    if (!decision.ok) return send(reply, decision.answer);
+    viewOf(request).principal = decision.principal;
+    request.principal = decision.principal;
+    // A key's own and its identity's limits (RateLimit-Policy of the key in use).
+    reply.headers(decision.headers);
+    return undefined;
+  };
+  const limited = (_request: FastifyRequest, reply: FastifyReply, decision: Decision) => {
+    if (!decision.ok) return send(reply, decision.answer);
+    reply.headers(decision.headers);
+    return undefined;
+  };
   const guard = (step: Step<AuthDecision>, name: string) =>
-    ready(name, (request, reply) => {
-      const view = viewOf(request);
-      const apply = (decision: AuthDecision) => {
-        if (!decision.ok) return send(reply, decision.answer);
-        view.principal = decision.principal;
-        request.principal = decision.principal;
-        // A key's own and its identity's limits (RateLimit-Policy of the key in use).
-        reply.headers(decision.headers);
-        return undefined;
-      };
-      return settled(step(view), apply);
-    });
+    ready(name, (request, reply) => settled(request, reply, step(viewOf(request)), authenticated));
   const limit = (step: Step<Decision>, name: string) =>
-    ready(name, (request, reply) =>
-      settled(step(viewOf(request)), (decision) => {
-        if (!decision.ok) return send(reply, decision.answer);
-        reply.headers(decision.headers);
-        return undefined;
-      }),
-    );
+    ready(name, (request, reply) => settled(request, reply, step(viewOf(request)), limited));
   const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
     return ready(name, async (request, reply) => {
@@ -412,20 +416,25 @@ function gateHook(
     }
     done();
   };
+  const limited = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (error?: Error) => void,
+    decision: Decision,
+  ) => {
+    if (!decision.ok) return void send(reply, decision.answer);
+    reply.headers(decision.headers);
+    rest(request, reply, done);
+  };
   return (request, reply, done) => {
     if (headers !== undefined) reply.headers(headers);
     const step = limitFor?.(request);
     if (step === undefined) return rest(request, reply, done);
-    const limited = (decision: Decision) => {
-      if (!decision.ok) return void send(reply, decision.answer);
-      reply.headers(decision.headers);
-      rest(request, reply, done);
-    };
     const decision = step(viewOf(request));
-    if (!(decision instanceof Promise)) return limited(decision);
+    if (!(decision instanceof Promise)) return limited(request, reply, done, decision);
     decision.then((d) => {
       try {
-        limited(d);
+        limited(request, reply, done, d);
       } catch (error) {
         done(error as Error);
       }
