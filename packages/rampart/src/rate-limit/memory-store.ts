@@ -136,33 +136,30 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
   // Slots ever handed out: those at and above it have never been used.
   let used = 0;
 
-  const allocate = (size: number): void => {
-    const t = new Uint8Array(size);
-    const a = new Float64Array(size);
-    const b = new Float64Array(size);
-    const c = new Float64Array(size);
-    const p = new Int32Array(size);
-    const n = new Int32Array(size);
-    const o = new Int32Array(size);
-    const l = new Int32Array(size);
-    const keep = Math.min(used, size);
-    t.set(tag.subarray(0, keep));
-    a.set(f0.subarray(0, keep));
-    b.set(c0.subarray(0, keep));
-    c.set(f1.subarray(0, keep));
-    p.set(prev.subarray(0, keep));
-    n.set(next.subarray(0, keep));
-    o.set(at.subarray(0, keep));
-    l.set(len.subarray(0, keep));
-    tag = t;
-    f0 = a;
-    c0 = b;
-    f1 = c;
-    prev = p;
-    next = n;
-    at = o;
-    len = l;
+  /** The per-slot arrays at `size` slots, empty. */
+  const columns = (size: number) =>
+    [
+      new Uint8Array(size),
+      new Float64Array(size),
+      new Float64Array(size),
+      new Float64Array(size),
+      new Int32Array(size),
+      new Int32Array(size),
+      new Int32Array(size),
+      new Int32Array(size),
+    ] as const;
+  /** Makes `c` the store's arrays (as `columns` orders them). */
+  const adopt = (c: ReturnType<typeof columns>, size: number): void => {
+    [tag, f0, c0, f1, prev, next, at, len] = c;
     capacity = size;
+  };
+  const allocate = (size: number): void => {
+    const c = columns(size);
+    const keep = Math.min(used, size);
+    [tag, f0, c0, f1, prev, next, at, len].forEach((old, i) => {
+      c[i]!.set(old.subarray(0, keep) as never);
+    });
+    adopt(c, size);
   };
   const reset = (): void => {
     slotOf.clear();
@@ -275,14 +272,7 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
   const compact = (size: number): void => {
     const order: number[] = [];
     for (let s = head; s !== -1; s = next[s]!) order.push(s);
-    const t = new Uint8Array(size);
-    const a = new Float64Array(size);
-    const b = new Float64Array(size);
-    const c = new Float64Array(size);
-    const p = new Int32Array(size);
-    const n = new Int32Array(size);
-    const o = new Int32Array(size);
-    const l = new Int32Array(size);
+    const [t, a, b, c, p, n, o, l] = columns(size);
     const k: Array<string | undefined> = [];
     for (let i = 0; i < order.length; i++) {
       const s = order[i]!;
@@ -297,16 +287,8 @@ export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}):
       k.push(keys[s]);
       slotOf.set(keys[s]!, i);
     }
-    tag = t;
-    f0 = a;
-    c0 = b;
-    f1 = c;
-    prev = p;
-    next = n;
-    at = o;
-    len = l;
+    adopt([t, a, b, c, p, n, o, l], size);
     keys = k;
-    capacity = size;
     used = order.length;
     head = used > 0 ? 0 : -1;
     tail = used - 1;

@@ -17,7 +17,7 @@ import type {
 import { routeDoc } from '../openapi.ts';
 import type { Services } from '../services.ts';
 import { principalOf } from './auth.ts';
-import { duration, iso, keyView, keyViewSchema } from './keys.ts';
+import { creditsPatchOf, duration, iso, keyView, keyViewSchema } from './keys.ts';
 import { readUsage, USAGE_RANGE_DOC, usageQuery, usageSchema } from './usage.ts';
 
 const LIMIT_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -590,26 +590,7 @@ export function identityRoutes(app: FastifyInstance, ctx: Services): void {
       let credits: CreditsPatch | undefined;
       if (body.credits !== undefined) {
         const c = body.credits;
-        credits =
-          c === null
-            ? null
-            : {
-                ...(c.remaining !== undefined ? { remaining: c.remaining } : {}),
-                ...(c.increment !== undefined ? { increment: c.increment } : {}),
-                ...(c.refill !== undefined
-                  ? {
-                      refill:
-                        c.refill === null
-                          ? null
-                          : {
-                              amount: c.refill.amount,
-                              intervalMs: c.refill.interval,
-                              lastRefillAt: at,
-                              ...(c.refill.max !== undefined ? { max: c.refill.max } : {}),
-                            },
-                    }
-                  : {}),
-              };
+        credits = c === null ? null : creditsPatchOf(c, at);
       }
       const patch: IdentityPatch = {
         ...(body.externalId !== undefined ? { externalId: body.externalId } : {}),

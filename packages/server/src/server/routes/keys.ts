@@ -10,7 +10,7 @@ import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { isId } from 'rampart/internal/lib/ids.ts';
 import { ADMIN_SCOPE, type Principal } from 'rampart/internal/policy/principal.ts';
 import { z } from 'zod';
-import type { ApiKeyPatch } from '../../storage/types.ts';
+import type { ApiKeyPatch, CreditsPatch } from '../../storage/types.ts';
 import { routeDoc } from '../openapi.ts';
 import type { Services } from '../services.ts';
 import { principalOf } from './auth.ts';
@@ -626,23 +626,7 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
             widened.push('credits');
           }
           // A key without credits is unlimited: giving it a balance narrows it.
-          patch.credits = {
-            ...(c.remaining !== undefined ? { remaining: c.remaining } : {}),
-            ...(c.increment !== undefined ? { increment: c.increment } : {}),
-            ...(c.refill !== undefined
-              ? {
-                  refill:
-                    c.refill === null
-                      ? null
-                      : {
-                          amount: c.refill.amount,
-                          intervalMs: c.refill.interval,
-                          lastRefillAt: at,
-                          ...(c.refill.max !== undefined ? { max: c.refill.max } : {}),
-                        },
-                }
-              : {}),
-          };
+          patch.credits = creditsPatchOf(c, at);
         }
       }
       if (!m.admin) {
@@ -765,4 +749,32 @@ export function keyRoutes(app: FastifyInstance, ctx: Services): void {
       };
     },
   );
+}
+
+/** The credits part of a PATCH body (keys and identities), as the storage's patch. */
+export interface CreditsBody {
+  remaining?: number | undefined;
+  increment?: number | undefined;
+  refill?: { amount: number; interval: number; max?: number | undefined } | null | undefined;
+}
+
+/** The storage's credits patch for a PATCH body's `credits` (a refill starts counting at `at`). */
+export function creditsPatchOf(c: CreditsBody, at: number): CreditsPatch {
+  return {
+    ...(c.remaining !== undefined ? { remaining: c.remaining } : {}),
+    ...(c.increment !== undefined ? { increment: c.increment } : {}),
+    ...(c.refill !== undefined
+      ? {
+          refill:
+            c.refill === null
+              ? null
+              : {
+                  amount: c.refill.amount,
+                  intervalMs: c.refill.interval,
+                  lastRefillAt: at,
+                  ...(c.refill.max !== undefined ? { max: c.refill.max } : {}),
+                },
+        }
+      : {}),
+  };
 }
