@@ -17,6 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { AUDIT_EVENT_TYPES } from 'rampart/internal/audit/events.ts';
 
 export interface Asset {
   body: Buffer;
@@ -95,5 +96,8 @@ export function loadAssets(uiDir: string = UI_DIR): Map<string, Asset> {
     const text = rewriteVendor(name, readFileSync(path, 'utf8'));
     assets.set(`vendor/${name}`, asset(name, Buffer.from(text, 'utf8')));
   }
+  // The event vocabulary from the engine's own list, so the audit page cannot drift from it.
+  const types = `export const AUDIT_EVENT_TYPES = ${JSON.stringify(AUDIT_EVENT_TYPES)};\n`;
+  assets.set('js/event-types.js', asset('event-types.js', Buffer.from(types, 'utf8')));
   return assets;
 }

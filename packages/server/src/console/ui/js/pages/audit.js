@@ -4,29 +4,11 @@
  * from the API's listing page by page.
  */
 import * as api from '../api.js';
+import { AUDIT_EVENT_TYPES } from '../event-types.js';
 import { when } from '../format.js';
 import { Badge, html, PageHead, Problem, useEffect, useRef, useState } from '../ui.js';
 
-const TYPES = [
-  'authn_login_success',
-  'authn_login_fail',
-  'authn_token_invalid',
-  'authn_token_revoked',
-  'authn_token_reuse',
-  'authn_password_change',
-  'authz_fail',
-  'excess_rate_limit_exceeded',
-  'input_validation_fail',
-  'key_created',
-  'key_revoked',
-  'key_rotated',
-  'user_created',
-  'sys_startup',
-  'sys_shutdown',
-  'sys_store_down',
-  'sys_store_up',
-  'malicious_request',
-];
+const TYPES = AUDIT_EVENT_TYPES;
 const FOLLOW_EVERY_MS = 10_000;
 const EXPORT_PAGES = 100;
 
