@@ -4,7 +4,7 @@ import { AUDIT_EVENT_TYPES } from 'rampart/internal/audit/events.ts';
 import { isDuration, parseDuration } from 'rampart/internal/lib/duration.ts';
 import { newId } from 'rampart/internal/lib/ids.ts';
 import { openStorage } from '../server/server.ts';
-import type { AuditEventType, AuditQuery } from '../storage/types.ts';
+import type { AuditEvent, AuditEventType, AuditQuery, Storage } from '../storage/types.ts';
 import { instant, parseFlags, wholeNumber } from './args.ts';
 import type { Command, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
@@ -205,3 +205,22 @@ export const AUDIT_COMMAND: Command = {
   form: { options: OPTIONS },
   run: auditCommand,
 };
+
+/** Records an event a CLI command caused, as the actor `cli` (`detail.via: 'cli'`). */
+export async function recordCliEvent(
+  storage: Storage,
+  type: AuditEventType,
+  at: number,
+  detail: Record<string, unknown>,
+): Promise<void> {
+  const event: AuditEvent = {
+    id: newId('evt'),
+    type,
+    at,
+    actor: 'cli',
+    outcome: 'success',
+    detail: { ...detail, via: 'cli' },
+    count: 1,
+  };
+  await storage.audit.append([event]);
+}

@@ -12,7 +12,6 @@ import { publishOnce } from '../server/redis.ts';
 import { identityView, planView } from '../server/routes/identities.ts';
 import { openStorage } from '../server/server.ts';
 import type {
-  AuditEventType,
   CreditsPatch,
   IdentityChange,
   IdentityPatch,
@@ -25,6 +24,7 @@ import type {
   Storage,
 } from '../storage/types.ts';
 import { type Parsed, subcommand, wholeNumber } from './args.ts';
+import { recordCliEvent } from './audit.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
@@ -147,20 +147,6 @@ function refillOf(text: string): NonNullable<PlanCredits['refill']> {
   return { amount: wholeNumber(amount, '--refill', 1, 1e12), intervalMs: parseDuration(interval) };
 }
 
-async function record(storage: Storage, type: AuditEventType, at: number, detail: Record<string, unknown>) {
-  await storage.audit.append([
-    {
-      id: newId('evt'),
-      type,
-      at,
-      actor: 'cli',
-      outcome: 'success',
-      detail: { ...detail, via: 'cli' },
-      count: 1,
-    },
-  ]);
-}
-
 async function announce(config: ServerConfig, id: string, io: Io) {
   if (config.redisUrl === undefined) return;
   try {
@@ -244,7 +230,7 @@ export async function plansCommand(argv: string[], io: Io): Promise<void> {
           updatedAt: now,
         }),
       );
-      await record(storage, 'plan_created', now, { planId: plan.id, name: plan.name });
+      await recordCliEvent(storage, 'plan_created', now, { planId: plan.id, name: plan.name });
       out(plan, `Created plan ${plan.id} (${cell(plan.name)}).`);
       return;
     }
@@ -280,7 +266,7 @@ export async function plansCommand(argv: string[], io: Io): Promise<void> {
     }
     if (sub === 'delete') {
       planSettled(await storage.plans.delete(plan.id));
-      await record(storage, 'plan_deleted', now, { planId: plan.id, name: plan.name });
+      await recordCliEvent(storage, 'plan_deleted', now, { planId: plan.id, name: plan.name });
       io.out(`Deleted plan ${plan.id}.\n`);
       return;
     }
@@ -294,7 +280,10 @@ export async function plansCommand(argv: string[], io: Io): Promise<void> {
     if (c !== undefined) patch.credits = c;
     if (Object.keys(patch).length === 0) throw new UsageError('plans update: nothing to change');
     const after = planSettled(await storage.plans.update(plan.id, patch, now));
-    await record(storage, 'plan_updated', now, { planId: plan.id, fields: Object.keys(patch).sort() });
+    await recordCliEvent(storage, 'plan_updated', now, {
+      planId: plan.id,
+      fields: Object.keys(patch).sort(),
+    });
     await announce(config, '*', io);
     out(after, `Updated plan ${plan.id} (${Object.keys(patch).sort().join(', ')}).`);
   } finally {
@@ -352,7 +341,10 @@ export async function identitiesCommand(argv: string[], io: Io): Promise<void> {
           updatedAt: now,
         }),
       );
-      await record(storage, 'identity_created', now, { identityId: identity.id, planId: identity.planId });
+      await recordCliEvent(storage, 'identity_created', now, {
+        identityId: identity.id,
+        planId: identity.planId,
+      });
       await out(identity, `Created identity ${identity.id} (${cell(identity.externalId)}).`);
       return;
     }
@@ -407,7 +399,7 @@ export async function identitiesCommand(argv: string[], io: Io): Promise<void> {
     }
     if (sub === 'delete') {
       identitySettled(await storage.identities.delete(identity.id, now));
-      await record(storage, 'identity_deleted', now, { identityId: identity.id });
+      await recordCliEvent(storage, 'identity_deleted', now, { identityId: identity.id });
       await announce(config, identity.id, io);
       io.out(`Deleted identity ${identity.id}.\n`);
       return;
@@ -443,7 +435,7 @@ export async function identitiesCommand(argv: string[], io: Io): Promise<void> {
     }
     if (Object.keys(patch).length === 0) throw new UsageError('identities update: nothing to change');
     const after = identitySettled(await storage.identities.update(identity.id, patch, now));
-    await record(storage, 'identity_updated', now, {
+    await recordCliEvent(storage, 'identity_updated', now, {
       identityId: identity.id,
       fields: Object.keys(patch).sort(),
     });

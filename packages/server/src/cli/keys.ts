@@ -12,8 +12,9 @@ import { INVALIDATION_CHANNEL, rotateStoredKey } from '../server/api-keys/servic
 import type { ServerConfig } from '../server/config.ts';
 import { publishOnce } from '../server/redis.ts';
 import { openStorage } from '../server/server.ts';
-import type { ApiKeyPatch, AuditEvent, AuditEventType, Storage } from '../storage/types.ts';
+import type { ApiKeyPatch } from '../storage/types.ts';
 import { instant, type OptionSpecs, type Parsed, subcommand, type Values, wholeNumber } from './args.ts';
+import { recordCliEvent } from './audit.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
@@ -95,19 +96,6 @@ const FORMS = {
   },
   import: { options: { ...settings, sha256: { type: 'string', value: '<64 hex>' } } },
 } as const satisfies Record<string, Form>;
-
-async function record(storage: Storage, type: AuditEventType, at: number, detail: Record<string, unknown>) {
-  const event: AuditEvent = {
-    id: newId('evt'),
-    type,
-    at,
-    actor: 'cli',
-    outcome: 'success',
-    detail: { ...detail, via: 'cli' },
-    count: 1,
-  };
-  await storage.audit.append([event]);
-}
 
 async function announce(config: ServerConfig, id: string, io: Io) {
   if (config.redisUrl === undefined) return;
@@ -199,7 +187,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       }
       if (!(await storage.apiKeys.insert(made.record)))
         throw new Error('key id or hash collision; try again');
-      await record(storage, 'key_created', now, {
+      await recordCliEvent(storage, 'key_created', now, {
         keyId: made.record.id,
         prefix: made.record.prefix,
         ownerId: made.record.ownerId,
@@ -251,7 +239,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       await openIssuer();
       if (!(await storage.apiKeys.insert(imported)))
         throw new Error('a key with this hash is already stored');
-      await record(storage, 'key_created', now, {
+      await recordCliEvent(storage, 'key_created', now, {
         keyId: imported.id,
         prefix: '',
         ownerId: imported.ownerId,
@@ -298,7 +286,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
         throw new UsageError('keys update: nothing to change (see rampart keys --help)');
       const updated = await storage.apiKeys.update(id, patch);
       if (updated === undefined) throw new Error(`no key ${id}`);
-      await record(storage, 'key_updated', now, { keyId: id, prefix: updated.prefix, fields });
+      await recordCliEvent(storage, 'key_updated', now, { keyId: id, prefix: updated.prefix, fields });
       await announce(config, id, io);
       const view = safeKeyView(updated, now);
       io.out(
@@ -319,7 +307,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
       const id = keyId();
       const revoked = await storage.apiKeys.update(id, { revokedAt: now });
       if (revoked === undefined) throw new Error(`no key ${id}`);
-      await record(storage, 'key_revoked', now, {
+      await recordCliEvent(storage, 'key_revoked', now, {
         keyId: id,
         prefix: revoked.prefix,
         ownerId: revoked.ownerId,
@@ -350,7 +338,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<void> {
               : `${id} cannot be rotated (${rotated.code})`,
       );
     }
-    await record(storage, 'key_rotated', now, {
+    await recordCliEvent(storage, 'key_rotated', now, {
       keyId: rotated.record.id,
       rotatedFrom: id,
       prefix: rotated.record.prefix,

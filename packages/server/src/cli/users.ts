@@ -1,11 +1,3 @@
-/**
- * `rampart users …`: the admin plane's accounts from the command line, on the deployment's
- * storage (the first admin included: `rampart users create --role admin`). A user is named by
- * e-mail or id. Ending sessions writes the deny-list entries to storage and announces them on
- * Redis (`REDIS_URL`), so running servers refuse the user's tokens at once; without Redis they
- * pick them up within their reload interval (15 s).
- */
-import { newId } from 'rampart/internal/lib/ids.ts';
 import { checkEmail } from 'rampart/internal/validation/email.ts';
 import { checkName } from 'rampart/internal/validation/name.ts';
 import { checkPassword, tutorialPasswordPolicy } from 'rampart/internal/validation/password.ts';
@@ -25,8 +17,9 @@ import type { ServerConfig } from '../server/config.ts';
 import { publishOnce } from '../server/redis.ts';
 import { openStorage } from '../server/server.ts';
 import { endSessionsOffline } from '../server/sessions.ts';
-import type { AuditEvent, AuditEventType, Role, Storage, UserRecord } from '../storage/types.ts';
+import type { Role, Storage, UserRecord } from '../storage/types.ts';
 import { type Parsed, subcommand, wholeNumber } from './args.ts';
+import { recordCliEvent } from './audit.ts';
 import type { Command, Form, Io } from './command.ts';
 import { loadCliConfig } from './config.ts';
 import { cell, table, UsageError } from './output.ts';
@@ -81,24 +74,6 @@ const FORMS = {
 } as const satisfies Record<string, Form>;
 
 type UserOptions = typeof FORMS.create.options & typeof FORMS.list.options;
-
-async function record(
-  storage: Storage,
-  type: AuditEventType,
-  at: number,
-  detail: Record<string, unknown>,
-): Promise<void> {
-  const event: AuditEvent = {
-    id: newId('evt'),
-    type,
-    at,
-    actor: 'cli',
-    outcome: 'success',
-    detail: { ...detail, via: 'cli' },
-    count: 1,
-  };
-  await storage.audit.append([event]);
-}
 
 /** The CLI's side of the account use-cases: sessions and keys ended in storage, announced on Redis. */
 function cliDeps(config: ServerConfig, storage: Storage, io: Io): UserAdminDeps {
@@ -195,7 +170,7 @@ export async function usersCommand(argv: string[], io: Io): Promise<void> {
     if (createInput !== undefined) {
       const made = await createUser(deps, { ...createInput, password: password! });
       if (!made.ok) throw new Error(`an account with ${createInput.email} exists`);
-      await record(storage, 'user_created', now, { userId: made.user.id, role: made.user.role });
+      await recordCliEvent(storage, 'user_created', now, { userId: made.user.id, role: made.user.role });
       show(made.user, `Created ${made.user.id} (${cell(made.user.email)}, ${made.user.role}).`);
       return;
     }
@@ -246,7 +221,7 @@ export async function usersCommand(argv: string[], io: Io): Promise<void> {
     }
     if (sub === 'set-role') {
       const after = settled(await setRole(deps, user.id, role as Role)).user;
-      await record(storage, 'user_updated', now, {
+      await recordCliEvent(storage, 'user_updated', now, {
         userId: user.id,
         fields: ['role'],
         from: user.role,
@@ -257,7 +232,7 @@ export async function usersCommand(argv: string[], io: Io): Promise<void> {
     }
     if (sub === 'disable' || sub === 'enable') {
       const outcome = settled(await setDisabled(deps, user.id, sub === 'disable'));
-      await record(storage, sub === 'disable' ? 'user_disabled' : 'user_enabled', now, {
+      await recordCliEvent(storage, sub === 'disable' ? 'user_disabled' : 'user_enabled', now, {
         userId: user.id,
         ...(outcome.keys ? { keysDisabled: outcome.keys } : {}),
       });
@@ -271,13 +246,16 @@ export async function usersCommand(argv: string[], io: Io): Promise<void> {
     }
     if (sub === 'delete') {
       const outcome = settled(await deleteUser(deps, user.id));
-      await record(storage, 'user_deleted', now, { userId: user.id, keysRevoked: outcome.keys ?? [] });
+      await recordCliEvent(storage, 'user_deleted', now, {
+        userId: user.id,
+        keysRevoked: outcome.keys ?? [],
+      });
       show(outcome.user, `Deleted ${user.email}; ${outcome.keys?.length ?? 0} API key(s) revoked.`);
       return;
     }
     // end-sessions
     settled(await endSessions(deps, user.id));
-    await record(storage, 'user_sessions_ended', now, { userId: user.id });
+    await recordCliEvent(storage, 'user_sessions_ended', now, { userId: user.id });
     show(user, `Ended every session of ${user.email}.`);
   } finally {
     await storage.close();
