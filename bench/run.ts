@@ -6,6 +6,8 @@
  *
  *   npm run bench              # everything (about 12 minutes)
  *   npm run bench -- --quick   # one short round each
+ *   npm run bench -- --only redis,shell   # some sections (memory, redis, shell, library,
+ *                                          # gateway), printed only: BENCHMARKS.md is kept
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,16 @@ import { type Contender, compare, freePort, table } from './lib.ts';
 import { shellBench } from './shell.ts';
 
 const quick = process.argv.includes('--quick');
+const SECTIONS = ['memory', 'redis', 'shell', 'library', 'gateway'] as const;
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : undefined;
+for (const name of only ?? []) {
+  if (!(SECTIONS as readonly string[]).includes(name)) {
+    console.error(`--only: unknown section ${JSON.stringify(name)}; the sections are ${SECTIONS.join(', ')}`);
+    process.exit(2);
+  }
+}
+const runs = (section: (typeof SECTIONS)[number]) => only === undefined || only.includes(section);
 const node = process.execPath;
 const root = new URL('..', import.meta.url).pathname;
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
@@ -83,31 +95,39 @@ try {
   const options = quick
     ? { rounds: 1, connections: 50, seconds: 3 }
     : { rounds: 3, connections: 50, seconds: 8 };
-  const memory = await compare(
-    [
-      baseline('bare node:http (no checks)', 'bare-http.ts'),
-      baseline('tutorial: express + jsonwebtoken + express-rate-limit', 'tutorial-express.ts'),
-      baseline('fastify + @fastify/jwt + @fastify/rate-limit', 'fastify-plugins.ts'),
-      rampart('rampart serve (memory)', {}),
-      // The price of the request log line, the one default a configuration turns off.
-      rampart('rampart serve (memory), no request log line', { PORT: String(await freePort()) }, 'warn'),
-    ],
-    options,
-  );
+  const memoryContenders = async () => [
+    baseline('bare node:http (no checks)', 'bare-http.ts'),
+    baseline('tutorial: express + jsonwebtoken + express-rate-limit', 'tutorial-express.ts'),
+    baseline('fastify + @fastify/jwt + @fastify/rate-limit', 'fastify-plugins.ts'),
+    rampart('rampart serve (memory)', {}),
+    // The price of the request log line, the one default a configuration turns off.
+    rampart('rampart serve (memory), no request log line', { PORT: String(await freePort()) }, 'warn'),
+  ];
+  const redisContenders = () => [
+    baseline('tutorial + rate-limit-redis', 'tutorial-express.ts', { REDIS_URL: redis.url }),
+    baseline('fastify plugins + redis', 'fastify-plugins.ts', { REDIS_URL: redis.url }),
+    rampart('rampart serve (redis)', { REDIS_URL: redis.url }),
+  ];
+  const short = quick ? { rounds: 1, connections: 50, seconds: 3 } : undefined;
+  if (only !== undefined) {
+    // Some sections, printed and not written: a partial run is no record of the whole.
+    if (runs('memory'))
+      console.log(table(await compare(await memoryContenders(), options), 'bare node:http (no checks)'));
+    if (runs('redis'))
+      console.log(table(await compare(redisContenders(), options), 'tutorial + rate-limit-redis'));
+    if (runs('shell')) console.log((await shellBench(short)).report);
+    if (runs('library'))
+      console.log((await adaptersBench(short ?? { rounds: 3, connections: 50, seconds: 6 })).report);
+    if (runs('gateway')) console.log(await gatewayBench(short));
+    await redis.stop();
+    process.exit(0);
+  }
+  const memory = await compare(await memoryContenders(), options);
   await redis.restart();
-  const onRedis = await compare(
-    [
-      baseline('tutorial + rate-limit-redis', 'tutorial-express.ts', { REDIS_URL: redis.url }),
-      baseline('fastify plugins + redis', 'fastify-plugins.ts', { REDIS_URL: redis.url }),
-      rampart('rampart serve (redis)', { REDIS_URL: redis.url }),
-    ],
-    options,
-  );
-  const shell = await shellBench(quick ? { rounds: 1, connections: 50, seconds: 3 } : undefined);
-  const library = await adaptersBench(
-    quick ? { rounds: 1, connections: 50, seconds: 3 } : { rounds: 3, connections: 50, seconds: 6 },
-  );
-  const gateway = await gatewayBench(quick ? { rounds: 1, connections: 50, seconds: 3 } : undefined);
+  const onRedis = await compare(redisContenders(), options);
+  const shell = await shellBench(short);
+  const library = await adaptersBench(short ?? { rounds: 3, connections: 50, seconds: 6 });
+  const gateway = await gatewayBench(short);
   const ratio = (rows: typeof memory, a: string, b: string) =>
     rows.find((r) => r.name === a)!.rps / rows.find((r) => r.name === b)!.rps;
   const r = 'rampart serve (memory)';

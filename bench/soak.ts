@@ -65,6 +65,32 @@ const status = (field: string) =>
       0,
   ) / 1024;
 const rss = () => status('VmRSS');
+/**
+ * The server's anonymous memory by kind of mapping, from /proc/<pid>/smaps, in MiB: V8 keeps
+ * its heap in 256 KiB pages of their own; malloc's main arena is `[heap]`; larger anonymous
+ * mappings are malloc's other arenas, big malloc blocks and thread stacks.
+ */
+function anonymousByKind(): string {
+  const kinds = { v8Pages: 0, mallocHeap: 0, larger: 0 };
+  let size = 0;
+  let name = '';
+  for (const line of readFileSync(`/proc/${server.child.pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      size = (Number.parseInt(head[2]!, 16) - Number.parseInt(head[1]!, 16)) / 1024;
+      name = head[3]!;
+      continue;
+    }
+    const anon = /^Anonymous:\s+(\d+)/.exec(line);
+    if (anon === null) continue;
+    const kib = Number(anon[1]);
+    if (name === '[heap]') kinds.mallocHeap += kib;
+    else if (name === '' && size <= 256) kinds.v8Pages += kib;
+    else kinds.larger += kib;
+  }
+  const mib = (kib: number) => (kib / 1024).toFixed(0);
+  return `V8 pages ${mib(kinds.v8Pages)}, malloc heap ${mib(kinds.mallocHeap)}, larger mappings ${mib(kinds.larger)}`;
+}
 
 const json = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${url}${path}`, {
@@ -177,7 +203,16 @@ async function heap(): Promise<string> {
       (Number(new RegExp(`^rampart_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20).toFixed(
         1,
       );
-    return `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB`;
+    const space = (name: string) =>
+      (
+        Number(
+          new RegExp(`^rampart_nodejs_heap_space_size_total_bytes\\{space="${name}"\\} (\\S+)$`, 'm').exec(
+            text,
+          )?.[1],
+        ) /
+        2 ** 20
+      ).toFixed(0);
+    return `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB (new ${space('new')}, old ${space('old')}, code ${space('code')}, large ${space('large_object')}), external ${mib('nodejs_external_memory_bytes')} MiB`;
   } catch (e) {
     return `heap unknown (${(e as Error).message})`;
   }
@@ -193,7 +228,7 @@ const rssSeries: number[] = [];
 const sampler = setInterval(async () => {
   const now = rss();
   rssSeries.push(Math.round(now));
-  const split = `anon ${status('RssAnon').toFixed(0)}, file ${status('RssFile').toFixed(0)}`;
+  const split = `anon ${status('RssAnon').toFixed(0)}: ${anonymousByKind()}; file ${status('RssFile').toFixed(0)}`;
   console.log(`${elapsed().toFixed(1)} min: RSS ${now.toFixed(1)} MiB (${split}); ${await heap()}`);
 }, 30_000);
 const perMinute = setInterval(() => {

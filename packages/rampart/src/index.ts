@@ -119,6 +119,8 @@ export type {
   AddressLists,
   AddressRestriction,
   DynamicAddressEntry,
+  FailureNews,
+  FailureNewsListener,
   KeyBy,
   MemoryRateLimitStore,
   MemoryRateLimitStoreOptions,

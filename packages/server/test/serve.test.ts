@@ -92,3 +92,56 @@ test('with RAMPART_TLS_CERT and RAMPART_TLS_KEY the server speaks HTTPS and send
   assert.match(res.hsts ?? '', /max-age=(\d+); includeSubDomains/);
   assert.ok(Number(/max-age=(\d+)/.exec(res.hsts ?? '')?.[1]) >= 31_536_000);
 });
+
+/** The command line and the memory settings of a running process, read from /proc. */
+function processSettings(pid: number) {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+  );
+  return { argv, env };
+}
+
+test("rampart serve re-executes itself once, same pid, with the memory settings; the operator's own settings win; RAMPART_MEMORY_TUNING=off starts as is", async () => {
+  const tuned = await startServe({ RAMPART_DATA_DIR: tempDir() });
+  const own = await startServe({
+    RAMPART_DATA_DIR: tempDir(),
+    NODE_OPTIONS: '--max-semi-space-size=16',
+    MALLOC_ARENA_MAX: '4',
+  });
+  const off = await startServe({ RAMPART_DATA_DIR: tempDir(), RAMPART_MEMORY_TUNING: 'off' });
+  try {
+    // The pid spawned is the pid that listens (execve replaces the image, it forks nothing).
+    const t = processSettings(tuned.child.pid!);
+    assert.equal((await fetch(`${tuned.url}/healthz`)).status, 200);
+    assert.deepEqual(
+      t.argv.filter((a) => a.startsWith('--')),
+      ['--max-semi-space-size=8', '--heap-growing-percent=50'],
+    );
+    assert.deepEqual(t.argv.slice(-1), ['serve']);
+    assert.equal(t.env.MALLOC_ARENA_MAX, '2');
+    assert.equal(t.env.MALLOC_MMAP_THRESHOLD_, '1048576');
+    assert.equal(tuned.stderr(), '', 'no experimental-feature warning');
+
+    const o = processSettings(own.child.pid!);
+    assert.deepEqual(
+      o.argv.filter((a) => a.startsWith('--')),
+      ['--heap-growing-percent=50'],
+    );
+    assert.equal(o.env.MALLOC_ARENA_MAX, '4');
+    assert.equal(o.env.MALLOC_MMAP_THRESHOLD_, '1048576');
+
+    const f = processSettings(off.child.pid!);
+    assert.deepEqual(
+      f.argv.filter((a) => a.startsWith('--')),
+      [],
+    );
+    assert.equal(f.env.MALLOC_ARENA_MAX, undefined);
+  } finally {
+    for (const server of [tuned, own, off]) server.child.kill('SIGTERM');
+    await Promise.all([tuned.exited, own.exited, off.exited]);
+  }
+});

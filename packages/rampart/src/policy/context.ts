@@ -18,6 +18,7 @@ import {
   type Reservation,
 } from '../rate-limit/limiter.ts';
 import { type MemoryRateLimitStore, memoryRateLimitStore } from '../rate-limit/memory-store.ts';
+import { isFailureNews, recentFailures } from '../rate-limit/recent-failures.ts';
 import { type ResilientStore, resilientStore } from '../rate-limit/resilient-store.ts';
 import { compileRule, type RateLimitRequest, type RateLimitRuleOptions } from '../rate-limit/rules.ts';
 import { isRateLimitStore, type RateLimitStore } from '../rate-limit/store.ts';
@@ -47,7 +48,8 @@ export interface FailureBudget {
   readonly address: RateLimiter;
   /**
    * Could this address be blocked? False without asking a store when this process knows the
-   * address never failed lately and nothing else can have counted for it (a local store).
+   * address never failed lately: every failure was counted here (a local store), or told here
+   * (`authFailures.news`).
    */
   mayBeBlocked(ip: string): boolean;
   /** Remember that this address failed (the fast path above). */
@@ -253,14 +255,28 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
       window: given.window ?? RAMPART_DEFAULTS.authFailures.window,
     };
     const address = makeLimiter(() => failureStore, [rule], 'authFailures');
+    if (given.news !== undefined && !isFailureNews(given.news)) {
+      throw new TypeError('authFailures.news: expected { publish(address, until), listen(listener) }');
+    }
+    if (given.news !== undefined && given.store === undefined) {
+      throw new TypeError(
+        'authFailures.news: tells of failures counted in a shared store; give authFailures.store',
+      );
+    }
     // With its own per-process counter (the default), Rampart knows which addresses failed
     // lately, so a credential from any other address skips the counter read: a client that
     // never failed pays nothing for the check. A shared store may hold other instances'
-    // counts, so it is always asked. Keys are the limiter's (IPv6 by /64), and the map is
-    // bounded like the memory store it mirrors (eviction can only loosen, never tighten).
-    const local = given.store === undefined;
-    const windowMs = parseDuration(rule.window, 'authFailures.window');
-    const recent = new Map<string, number>();
+    // counts: it is always asked, unless the instances tell each other of failures (`news`).
+    // Keys are the limiter's (IPv6 by /64). See recent-failures.ts.
+    const recent =
+      given.store === undefined || given.news !== undefined
+        ? recentFailures({
+            windowMs: parseDuration(rule.window, 'authFailures.window'),
+            now,
+            max: MAX_RECENT_FAILURES,
+            ...(given.news !== undefined ? { news: given.news } : {}),
+          })
+        : undefined;
     failures = {
       rule: rule.name,
       address,
@@ -271,22 +287,8 @@ export function createContext(options: RampartOptions, now: Clock): PolicyContex
           rules.map((r) => ({ ...r, counts: 'failures' as const })),
           field,
         ),
-      mayBeBlocked(ip) {
-        if (!local) return true;
-        const key = ipKey(ip, { ipv6Prefix });
-        const until = recent.get(key);
-        if (until === undefined) return false;
-        if (until > now()) return true;
-        recent.delete(key);
-        return false;
-      },
-      mark(ip) {
-        if (!local) return;
-        const key = ipKey(ip, { ipv6Prefix });
-        recent.delete(key);
-        if (recent.size >= MAX_RECENT_FAILURES) recent.delete(recent.keys().next().value!);
-        recent.set(key, now() + windowMs);
-      },
+      mayBeBlocked: (ip) => recent === undefined || recent.mayHave(ipKey(ip, { ipv6Prefix })),
+      mark: (ip) => recent?.note(ipKey(ip, { ipv6Prefix })),
     };
   }
 

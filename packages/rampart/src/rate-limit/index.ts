@@ -59,6 +59,7 @@ export type {
 export { createRateLimiter, isResilientStore } from './limiter.ts';
 export type { MemoryRateLimitStore, MemoryRateLimitStoreOptions } from './memory-store.ts';
 export { memoryRateLimitStore } from './memory-store.ts';
+export type { FailureNews, FailureNewsListener } from './recent-failures.ts';
 export type {
   RedisClientOptions,
   RedisClientSettings,

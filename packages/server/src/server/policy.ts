@@ -4,7 +4,7 @@
  * address before the body is read, a body field before validation, a user or key after
  * authentication). The policy itself is the engine's; this file only translates.
  */
-import type { JwtOptions, RampartOptions, RateLimitRule, SecurityEvent } from 'rampart';
+import type { FailureNews, JwtOptions, RampartOptions, RateLimitRule, SecurityEvent } from 'rampart';
 import { RAMPART_DEFAULTS } from 'rampart';
 import type { KeyDecision } from 'rampart/internal/api-keys/verify.ts';
 import type { Clock } from 'rampart/internal/lib/types.ts';
@@ -89,6 +89,8 @@ export interface PolicyDeps {
   store: RateLimitStore;
   /** Whether `store` is shared with other instances (Redis). */
   storeShared: boolean;
+  /** With a shared store: the instances tell each other of failed authentications (Redis). */
+  failureNews?: FailureNews;
   onEvent: (event: SecurityEvent) => void;
   onError: (error: unknown, view?: { readonly requestId?: string | undefined }) => void;
   onRateLimited: (rule: string) => void;
@@ -125,12 +127,13 @@ export function engineOptions(config: ServerConfig, deps: PolicyDeps): RampartOp
       restrict: config.rateLimit.restrict,
     },
     // One budget across instances: a shared store counts failures too. On one instance the
-    // engine's own counter does, and then knows which addresses failed lately, so a client
-    // that never failed skips the counter read on every request.
+    // engine's own counter does. Either way the engine knows which addresses failed lately (on
+    // Redis, told by the other instances), so a client that never failed skips the counter read.
     authFailures: {
       limit: config.rateLimit.authFailures.limit,
       window: config.rateLimit.authFailures.windowMs,
       ...(deps.storeShared ? { store: deps.store } : {}),
+      ...(deps.storeShared && deps.failureNews ? { news: deps.failureNews } : {}),
     },
     cors: { ...config.cors },
     securityHeaders: { ...RAMPART_DEFAULTS.securityHeaders, https: config.tls !== undefined },

@@ -10,6 +10,8 @@ import { redisClientOptions } from 'rampart/internal/rate-limit/redis-store.ts';
 export interface Subscription {
   onMessage(message: string): void;
   onReconnect(): void;
+  /** The subscription's connection closed: messages are lost until `onReconnect`. */
+  onLost?(): void;
 }
 
 /** Publish and subscribe across instances. A publish that fails is warned about, never thrown. */
@@ -61,6 +63,9 @@ export async function connectRedis(url: string, warn: (message: string) => void)
   }
   const channels = new Map<string, Subscription>();
   subscriber.on('message', (channel: string, message: string) => channels.get(channel)?.onMessage(message));
+  subscriber.on('close', () => {
+    for (const subscription of channels.values()) subscription.onLost?.();
+  });
   // Registered after the first connection: every later 'ready' is a reconnection.
   subscriber.on('ready', () => {
     down = false;

@@ -18,6 +18,7 @@ import { createAddressListService } from './address-lists.ts';
 import { type ApiKeyService, createApiKeyService } from './api-keys/service.ts';
 import { createApp, flushLog, type Readiness } from './app.ts';
 import { ConfigError, type ServerConfig } from './config.ts';
+import { redisFailureNews } from './failure-news.ts';
 import { gatewayRoutes, recordOwnRoutes } from './gateway/routes.ts';
 import type { LineSink } from './log-format.ts';
 import { outboxMailer, smtpMailer } from './mailer.ts';
@@ -210,6 +211,8 @@ export async function createRampartServer(
       warn(`could not write usage counts (kept for the next try): ${(error as Error).message}`),
   });
   undo.add(() => usage.close());
+  const failureNews = redis ? redisFailureNews({ redis, now, limit: 100_000, warn }) : undefined;
+  if (failureNews) undo.add(() => failureNews.close());
   // The engine comes first: the key service counts per-key limits on the engine's store.
   let apiKeys: ApiKeyService | undefined;
   const rampart = policyOrConfigError(
@@ -227,6 +230,7 @@ export async function createRampartServer(
             ? redisRateLimitStore({ client: redis.client })
             : memoryRateLimitStore({ maxKeys: 1_000_000 }),
           storeShared: redis !== undefined,
+          ...(failureNews ? { failureNews } : {}),
           onEvent: (event) => {
             options.onEvent?.(event);
             audit.record(event);
