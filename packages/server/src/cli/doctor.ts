@@ -66,6 +66,7 @@ export const KNOWN_VARIABLES = [
   'RAMPART_SMTP_URL',
   'RAMPART_MAIL_FROM',
   'RAMPART_RESET_URL',
+  'RAMPART_MEMORY_TUNING',
 ] as const;
 
 const ok = (name: string, detail: string): Check => ({ verdict: 'ok', name, detail });
