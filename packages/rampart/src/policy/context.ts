@@ -18,7 +18,7 @@ import {
   type Reservation,
 } from '../rate-limit/limiter.ts';
 import { type MemoryRateLimitStore, memoryRateLimitStore } from '../rate-limit/memory-store.ts';
-import { isFailureNews, recentFailures } from '../rate-limit/recent-failures.ts';
+import { isFailureNews, MAX_RECENT_FAILURES, recentFailures } from '../rate-limit/recent-failures.ts';
 import { type ResilientStore, resilientStore } from '../rate-limit/resilient-store.ts';
 import { compileRule, type RateLimitRequest, type RateLimitRuleOptions } from '../rate-limit/rules.ts';
 import { isRateLimitStore, type RateLimitStore } from '../rate-limit/store.ts';
@@ -34,9 +34,6 @@ import {
   within,
 } from './options.ts';
 import { type Refusal, type RequestView, routeOf } from './view.ts';
-
-/** The most client addresses whose recent failures are remembered (as the memory store's own bound). */
-const MAX_RECENT_FAILURES = 100_000;
 
 /** The per-address failed-authentication budget, and the failure limiters made on its store. */
 export interface FailureBudget {

@@ -18,6 +18,9 @@
  */
 import type { Clock } from '../lib/types.ts';
 
+/** The most client addresses whose recent failures are remembered (as the memory store's own bound). */
+export const MAX_RECENT_FAILURES = 100_000;
+
 /** Failures told between instances that share a failure budget. */
 export interface FailureNews {
   /** Tells every instance (this one may hear it too) that `address` failed; a marker until `until` (epoch ms). */

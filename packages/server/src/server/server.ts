@@ -5,6 +5,7 @@ import { createRampart, type Rampart, type SecurityEvent } from 'rampart';
 import { createAuditRecorder } from 'rampart/internal/audit/index.ts';
 import type { Clock } from 'rampart/internal/lib/types.ts';
 import { memoryRateLimitStore } from 'rampart/internal/rate-limit/memory-store.ts';
+import { MAX_RECENT_FAILURES } from 'rampart/internal/rate-limit/recent-failures.ts';
 import { redisRateLimitStore } from 'rampart/internal/rate-limit/redis-store.ts';
 import { refreshPolicy } from 'rampart/internal/tokens/refresh-token.ts';
 import type { PasswordOptions } from 'rampart/internal/validation/password.ts';
@@ -211,7 +212,7 @@ export async function createRampartServer(
       warn(`could not write usage counts (kept for the next try): ${(error as Error).message}`),
   });
   undo.add(() => usage.close());
-  const failureNews = redis ? redisFailureNews({ redis, now, limit: 100_000, warn }) : undefined;
+  const failureNews = redis ? redisFailureNews({ redis, now, limit: MAX_RECENT_FAILURES, warn }) : undefined;
   if (failureNews) undo.add(() => failureNews.close());
   // The engine comes first: the key service counts per-key limits on the engine's store.
   let apiKeys: ApiKeyService | undefined;
