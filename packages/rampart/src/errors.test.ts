@@ -30,3 +30,15 @@ test('a problem document carries type, title, status, code and request id, and n
   assert.equal(isErrorCode('NOT_A_CODE'), false);
   assert.equal(isErrorCode('toString'), false);
 });
+
+test('a RampartError captures no stack trace (refusals stay cheap), and leaves the global limit as it was', () => {
+  const before = Error.stackTraceLimit;
+  const error = new RampartError('INVALID_TOKEN', { cause: new Error('inner') });
+  assert.equal(Error.stackTraceLimit, before);
+  assert.doesNotMatch(String(error.stack), /\n\s+at /);
+  assert.equal(error instanceof Error, true);
+  assert.equal(error.message, ERROR_CODES.INVALID_TOKEN.title);
+  // The wrapped error is untouched: it keeps its own frames.
+  assert.match(String((error.cause as Error).stack), /\n\s+at /);
+  assert.match(String(new Error('plain').stack), /\n\s+at /);
+});
