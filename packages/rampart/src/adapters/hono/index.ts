@@ -161,6 +161,27 @@ function setHeaders(c: Context, headers: Readonly<Record<string, string>>): void
   for (const name in headers) c.header(name, headers[name]!);
 }
 
+const nothing = (): undefined => undefined;
+
+/**
+ * Runs the rest of the chain once `apply` let the request through (it returns the refusal
+ * otherwise). A decision made synchronously (a cached token, the memory store) is applied at
+ * once, without a promise of its own. The chain's result is dropped: Hono's compose would
+ * take a middleware's returned `next()` value (the context) for its response.
+ */
+function decided<D>(
+  c: Context<RampartEnv>,
+  next: Next,
+  decision: D | Promise<D>,
+  apply: (c: Context<RampartEnv>, decision: D) => Response | undefined,
+): Promise<Response | undefined> {
+  if (decision instanceof Promise) {
+    return decision.then((d) => apply(c, d) ?? next().then(nothing));
+  }
+  const refused = apply(c, decision);
+  return refused === undefined ? next().then(nothing) : Promise.resolve(refused);
+}
+
 /** Ready middleware, checked: called like a factory (`security.cors()`), it says so. */
 function ready(
   name: string,
@@ -246,25 +267,22 @@ export function createHonoRampart(
     c.set('body', decision.value);
     return undefined;
   };
+  const authenticated = (c: Context<RampartEnv>, decision: AuthDecision): Response | undefined => {
+    if (!decision.ok) return send(c, decision.answer);
+    viewOf(c).principal = decision.principal;
+    c.set('principal', decision.principal);
+    setHeaders(c, decision.headers);
+    return undefined;
+  };
+  const limited = (c: Context<RampartEnv>, decision: Decision): Response | undefined => {
+    if (!decision.ok) return send(c, decision.answer);
+    setHeaders(c, decision.headers);
+    return undefined;
+  };
   const guard = (step: Step<AuthDecision>, name: string) =>
-    ready(name, async (c, next) => {
-      const view = viewOf(c);
-      const decision = await step(view);
-      if (!decision.ok) return send(c, decision.answer);
-      view.principal = decision.principal;
-      c.set('principal', decision.principal);
-      setHeaders(c, decision.headers);
-      await next();
-      return undefined;
-    });
+    ready(name, (c, next) => decided(c, next, step(viewOf(c)), authenticated));
   const limit = (step: Step<Decision>, name: string) =>
-    ready(name, async (c, next) => {
-      const decision = await step(viewOf(c));
-      if (!decision.ok) return send(c, decision.answer);
-      setHeaders(c, decision.headers);
-      await next();
-      return undefined;
-    });
+    ready(name, (c, next) => decided(c, next, step(viewOf(c)), limited));
   const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
     return ready(name, async (c, next) => {
@@ -301,13 +319,7 @@ export function createHonoRampart(
     });
   const corsWith = (corsOptions: CorsOptions | undefined, name: string) => {
     const step = corsOptions === undefined ? rampart.cors() : rampart.cors(corsOptions);
-    return ready(name, async (c, next) => {
-      const decision = step(viewOf(c));
-      if (!decision.ok) return send(c, decision.answer);
-      setHeaders(c, decision.headers);
-      await next();
-      return undefined;
-    });
+    return ready(name, (c, next) => decided(c, next, step(viewOf(c)), limited));
   };
   const headersWith = (headerOptions: SecurityHeadersOptions | undefined, name: string) => {
     const headers = rampart.securityHeaders(headerOptions);
