@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import { createHashQueue } from './hash-queue.ts';
+import { createHashQueue, defaultHashConcurrency } from './hash-queue.ts';
 
 /** A job that finishes when released, recording when it started. */
 function gate() {
@@ -63,4 +64,26 @@ test('a source with too many jobs waiting is refused at once with 503 and Retry-
   // Another source still gets in, and everything accepted completes.
   await Promise.all([...accepted, queue.run('b', soon)]);
   assert.equal(queue.running + queue.waiting, 0);
+});
+
+test('by default as many hashes run at once as the machine has cores, never more than 4', async () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 8, 64].map((cores) => defaultHashConcurrency(cores)),
+    [1, 2, 3, 4, 4, 4],
+  );
+  const queue = createHashQueue();
+  const g = gate();
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const done = names.map((name) => queue.run(name, g.job(name)));
+  await new Promise((resolve) => setImmediate(resolve));
+  const expected = Math.min(4, availableParallelism());
+  assert.equal(queue.running, expected);
+  assert.equal(queue.waiting, names.length - expected);
+  // Release what runs until every job has started, then the rest.
+  while (g.started.length < names.length) {
+    for (const name of g.started) g.release(name);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const name of names) g.release(name);
+  assert.deepEqual(await Promise.all(done), names);
 });

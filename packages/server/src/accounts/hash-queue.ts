@@ -8,17 +8,21 @@
  * once (503 with Retry-After): its queue cannot grow without bound.
  */
 
+import { availableParallelism } from 'node:os';
+import { RampartError } from 'rampart/internal/errors.ts';
+
 /** Options of {@link createHashQueue}. */
 export interface HashQueueOptions {
-  /** Hashes running at once; default 4 (libuv's default thread pool). */
+  /**
+   * Hashes running at once; default the machine's cores, at most 4 (libuv's default thread
+   * pool). More hashes than cores finish no sooner, and each holds its 19 MiB meanwhile.
+   */
   concurrency?: number;
   /** Hashes running at once for one source; default 1. */
   perSource?: number;
   /** Jobs waiting for one source before it is refused; default 64. */
   maxQueued?: number;
 }
-
-import { RampartError } from 'rampart/internal/errors.ts';
 
 export interface HashQueue {
   /**
@@ -35,13 +39,18 @@ interface Waiting {
   start(): void;
 }
 
+/** As many hashes at once as the machine has cores, and no more than libuv's 4 threads. */
+export function defaultHashConcurrency(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(4, cores));
+}
+
 /**
  * @example
  * const queue = createHashQueue();
  * const ok = await queue.run(clientIp, () => verifyPassword(password, user.passwordHash));
  */
 export function createHashQueue(options: HashQueueOptions = {}): HashQueue {
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? defaultHashConcurrency();
   const perSource = options.perSource ?? 1;
   const maxQueued = options.maxQueued ?? 64;
   for (const [field, value] of Object.entries({ concurrency, perSource, maxQueued })) {
