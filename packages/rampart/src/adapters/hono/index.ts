@@ -274,7 +274,7 @@ export function createHonoRampart(
     setHeaders(c, decision.headers);
     return undefined;
   };
-  const limited = (c: Context<RampartEnv>, decision: Decision): Response | undefined => {
+  const passed = (c: Context<RampartEnv>, decision: Decision): Response | undefined => {
     if (!decision.ok) return send(c, decision.answer);
     setHeaders(c, decision.headers);
     return undefined;
@@ -282,7 +282,7 @@ export function createHonoRampart(
   const guard = (step: Step<AuthDecision>, name: string) =>
     ready(name, (c, next) => decided(c, next, step(viewOf(c)), authenticated));
   const limit = (step: Step<Decision>, name: string) =>
-    ready(name, (c, next) => decided(c, next, step(viewOf(c)), limited));
+    ready(name, (c, next) => decided(c, next, step(viewOf(c)), passed));
   const check = (schemas: ValidateSchemas, name: string) => {
     const step = rampart.validate(schemas);
     return ready(name, async (c, next) => {
@@ -319,7 +319,7 @@ export function createHonoRampart(
     });
   const corsWith = (corsOptions: CorsOptions | undefined, name: string) => {
     const step = corsOptions === undefined ? rampart.cors() : rampart.cors(corsOptions);
-    return ready(name, (c, next) => decided(c, next, step(viewOf(c)), limited));
+    return ready(name, (c, next) => decided(c, next, step(viewOf(c)), passed));
   };
   const headersWith = (headerOptions: SecurityHeadersOptions | undefined, name: string) => {
     const headers = rampart.securityHeaders(headerOptions);
